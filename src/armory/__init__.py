@@ -1,0 +1,1 @@
+"""Armory: the system of record and safety interlock for prop firearms and ammunition."""
