@@ -1,0 +1,83 @@
+"""Engines and migrations: SQLite (WAL, synchronous=FULL) by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
+
+from armory.errors import StorageError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+WRITE_OPTION = "armory_write"  # execution option: this transaction will append
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`, configured for durability (SPEC §8)."""
+    try:
+        if url.startswith("sqlite"):
+            return _sqlite_engine(url)
+        if url.startswith("postgresql"):
+            return create_engine(url, pool_size=10, max_overflow=40, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError) as problem:
+        raise StorageError(f"cannot use database {url!r}: {problem}") from None
+    raise StorageError(
+        f"database URL {url!r} is not supported: use sqlite:///PATH or "
+        "postgresql+psycopg://USER@HOST:PORT/DB"
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Transactions are begun explicitly below, so the driver's own handling is switched off.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # an acknowledged append survives power loss
+        cursor.execute("PRAGMA busy_timeout=60000")
+        # The log is checkpointed by WalCheckpointer, off the appender's path; a log that
+        # grew in a bulk append is cut back to 64 MiB when it restarts.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+        cursor.execute("PRAGMA journal_size_limit=67108864")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        # A writer takes the database's write lock at BEGIN, so two appenders never both read
+        # the same size; readers take no lock (WAL lets them read beside the writer).
+        writing = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    return engine
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration; does nothing when it is already there."""
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            config = _alembic_config(connection)
+            head = ScriptDirectory.from_config(config).get_current_head()
+            if current == head:
+                return
+        with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
+            command.upgrade(_alembic_config(connection), "head")
+            connection.commit()
+    except SQLAlchemyError as problem:
+        raise StorageError(f"cannot prepare the database: {problem}") from None

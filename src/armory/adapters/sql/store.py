@@ -1,0 +1,301 @@
+"""SqlLedgerStore: books and entries in SQLite or PostgreSQL.
+
+Reads go through SQLAlchemy Core. The append path, which runs once per command and a million
+times in a bulk import, talks to the pooled DBAPI connection directly with prepared SQL text:
+it is where the milliseconds are (docs/benchmarks.md), and it is three statements long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from itertools import chain
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from armory.adapters.sql.tables import INDEX_BITS, INDEX_MASK, books, checkpoints, entries
+from armory.adapters.sql.wal import WalCheckpointer
+from armory.errors import Conflict, InvalidInput, NotFound, StorageError
+from armory.ledger.entry import StoredEntry
+from armory.ledger.merkle import HASH_SIZE, NodeId, node_home
+from armory.services.ports import BookRecord
+
+READ_CHUNK = 5000
+ROW_BYTES_ESTIMATE = 512  # what a stored entry adds to the log, give or take: for checkpointing
+SQLITE_ROWS_PER_INSERT = 100  # measured best of 100, 500, 2000 rows per statement
+COPY_THRESHOLD = 200  # rows from which PostgreSQL gets them by COPY rather than INSERT
+
+
+class _Sql:
+    """The append path's statements, in the driver's own parameter style."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+        self.mark = "?" if self.sqlite else "%s"
+
+        def style(sql: str) -> str:
+            return sql if self.sqlite else sql.replace("?", "%s")
+
+        self.begin = "BEGIN IMMEDIATE" if self.sqlite else None
+        # PostgreSQL: the book's row lock serialises its appenders across processes and lets
+        # other books append in parallel. SQLite: BEGIN IMMEDIATE already holds the write lock.
+        self.lock_book = (
+            "SELECT no FROM books WHERE id = ?"
+            if self.sqlite
+            else "SELECT no FROM books WHERE id = %s FOR UPDATE"
+        )
+        self.last_pos = style("SELECT max(pos) FROM entries WHERE pos >= ? AND pos < ?")
+        self.insert_book = style(
+            "INSERT INTO books (id, kind, name, created_at) VALUES (?, ?, ?, ?)"
+        )
+        self.copy_entries = "COPY entries (pos, body, hashes) FROM STDIN"
+        self.keep_checkpoint = style(
+            "INSERT INTO checkpoints (book, size, note) VALUES (?, ?, ?) "
+            "ON CONFLICT (book, size) DO NOTHING"
+        )
+
+    def insert_entries(self, base: int, rows: int = 1) -> str:
+        """Insert `rows` stored entries of the book whose key base is `base` (an integer the
+        store computed, never text from outside)."""
+        if self.sqlite:
+            return _sqlite_insert(base, rows)
+        return "INSERT INTO entries (pos, body, hashes) VALUES (%s, %s, %s)"
+
+
+@lru_cache(maxsize=64)
+def _sqlite_insert(base: int, rows: int) -> str:
+    # Each stored entry (book, index, body, hashes) is bound as it is, flattened, by number:
+    # ?1 of each, the book id, goes unused (the writer checks it).
+    values = ", ".join(
+        f"({base:d} + ?{4 * n + 2}, ?{4 * n + 3}, ?{4 * n + 4})" for n in range(rows)
+    )
+    return f"INSERT INTO entries (pos, body, hashes) VALUES {values}"  # noqa: S608 -- integers and placeholders only
+
+
+class SqlBookWriter:
+    """The write transaction on one book, holding that book's lock."""
+
+    def __init__(self, store: SqlLedgerStore, cursor: Any, book: str, base: int) -> None:
+        self._store = store
+        self._cursor = cursor
+        self.book = book
+        self._base = base
+        cursor.execute(store.sql.last_pos, (base, base + INDEX_MASK + 1))
+        last = cursor.fetchone()[0]
+        self._size = 0 if last is None else int(last) - base + 1
+        self.written = 0
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def read_nodes(self, nodes: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        homes, wanted = _homes(nodes, self._base)
+        if not wanted:
+            return {}
+        mark = self._store.sql.mark
+        self._cursor.execute(
+            f"SELECT pos, hashes FROM entries WHERE pos IN ({', '.join([mark] * len(wanted))})",  # noqa: S608 -- only placeholders are interpolated
+            wanted,
+        )
+        stored = {int(pos) - self._base: bytes(h) for pos, h in self._cursor.fetchall()}
+        return _slot_hashes(homes, stored)
+
+    def insert(self, rows: Sequence[StoredEntry]) -> None:
+        if not rows:
+            return
+        if rows[0].book != self.book or rows[-1].book != self.book:
+            raise InvalidInput(f"entries of another book cannot be written to book {self.book}")
+        self.written += len(rows) * ROW_BYTES_ESTIMATE
+        sql = self._store.sql
+        if sql.sqlite:
+            # Many rows per statement: SQLite inserts them all in one step, with the GIL
+            # released, so the next batch is encoded and hashed meanwhile (docs/benchmarks.md).
+            execute = self._cursor.execute
+            for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
+                chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
+                execute(
+                    sql.insert_entries(self._base, len(chunk)), list(chain.from_iterable(chunk))
+                )
+            return
+        base = self._base
+        if len(rows) >= COPY_THRESHOLD:
+            with self._cursor.copy(sql.copy_entries) as copy:
+                for row in rows:
+                    copy.write_row((base + row.idx, row.body, row.hashes))
+            return
+        self._cursor.executemany(
+            sql.insert_entries(base), [(base + r.idx, r.body, r.hashes) for r in rows]
+        )
+
+    def keep_checkpoint(self, size: int, note: str) -> None:
+        self._cursor.execute(self._store.sql.keep_checkpoint, (self.book, size, note))
+
+
+class SqlLedgerStore:
+    """The ledger store on a SQL database (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.sql = _Sql(self.dialect)
+        dbapi = engine.dialect.loaded_dbapi
+        self._integrity_error: type[Exception] = dbapi.IntegrityError
+        self._operational_error: type[Exception] = dbapi.OperationalError
+        self._bases: dict[str, int] = {}
+        self._wal = WalCheckpointer(engine) if self.dialect == "sqlite" else None
+
+    def close(self) -> None:
+        """Finish background work (the last WAL checkpoint on SQLite)."""
+        if self._wal is not None:
+            self._wal.stop()
+
+    @contextmanager
+    def write(self, book: str, create: BookRecord | None = None) -> Iterator[SqlBookWriter]:
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                if self.sql.begin:
+                    cursor.execute(self.sql.begin)
+                if create is not None:
+                    self._insert_book(cursor, create)
+                writer = SqlBookWriter(self, cursor, book, self._lock(cursor, book))
+                yield writer
+                raw.commit()
+                if self._wal is not None:
+                    self._wal.committed(writer.written)
+            except BaseException:
+                raw.rollback()
+                raise
+            finally:
+                cursor.close()
+        except self._operational_error as problem:
+            raise StorageError(f"the database refused the append: {problem}") from None
+        finally:
+            raw.close()
+
+    def _lock(self, cursor: Any, book: str) -> int:
+        """Take the book's append lock; its entries' key base."""
+        cursor.execute(self.sql.lock_book, (book,))
+        found = cursor.fetchone()
+        if found is None:
+            raise NotFound(f"book {book!r} does not exist: `armory book create` makes one")
+        return int(found[0]) << INDEX_BITS
+
+    def _insert_book(self, cursor: Any, record: BookRecord) -> None:
+        try:
+            cursor.execute(
+                self.sql.insert_book, (record.id, record.kind, record.name, record.created_at)
+            )
+        except self._integrity_error:
+            raise Conflict(f"book {record.id!r} already exists") from None
+
+    def _base(self, connection: Connection, book: str) -> int | None:
+        """The key base of a book's entries (its number << INDEX_BITS); None if no such book."""
+        base = self._bases.get(book)
+        if base is None:
+            number = connection.execute(select(books.c.no).where(books.c.id == book)).scalar()
+            if number is None:
+                return None
+            base = self._bases[book] = int(number) << INDEX_BITS
+        return base
+
+    def book(self, book: str) -> BookRecord | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(*BOOK_COLUMNS).where(books.c.id == book)).first()
+        return BookRecord(**row._mapping) if row else None
+
+    def books(self) -> list[BookRecord]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(*BOOK_COLUMNS).order_by(books.c.id)).all()
+        return [BookRecord(**row._mapping) for row in rows]
+
+    def size(self, book: str) -> int:
+        with self.engine.connect() as connection:
+            base = self._base(connection, book)
+            if base is None:
+                return 0
+            last = connection.execute(
+                select(func.max(entries.c.pos)).where(
+                    entries.c.pos >= base, entries.c.pos <= base + INDEX_MASK
+                )
+            ).scalar()
+        return 0 if last is None else int(last) - base + 1
+
+    def read_nodes(self, book: str, nodes: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        with self.engine.connect() as connection:
+            base = self._base(connection, book)
+            homes, wanted = _homes(nodes, base or 0)
+            if base is None or not wanted:
+                return {}
+            rows = connection.execute(
+                select(entries.c.pos, entries.c.hashes).where(entries.c.pos.in_(wanted))
+            ).all()
+        return _slot_hashes(homes, {int(row.pos) - base: bytes(row.hashes) for row in rows})
+
+    def entries(self, book: str, start: int, end: int) -> Iterator[StoredEntry]:
+        # Read in chunks by key so a million-entry book streams in bounded memory.
+        with self.engine.connect() as connection:
+            base = self._base(connection, book)
+        if base is None:
+            return
+        position = start
+        while position < end:
+            stop = min(position + READ_CHUNK, end)
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    select(entries.c.pos, entries.c.body, entries.c.hashes)
+                    .where(entries.c.pos >= base + position, entries.c.pos < base + stop)
+                    .order_by(entries.c.pos)
+                ).all()
+            for row in rows:
+                yield StoredEntry(book, int(row.pos) - base, bytes(row.body), bytes(row.hashes))
+            position = stop
+
+    def save_checkpoint(self, book: str, size: int, note: str) -> None:
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            if self.sql.begin:
+                cursor.execute(self.sql.begin)
+            cursor.execute(self.sql.keep_checkpoint, (book, size, note))
+            raw.commit()
+            cursor.close()
+        except self._operational_error as problem:
+            raw.rollback()
+            raise StorageError(f"the database refused to keep a checkpoint: {problem}") from None
+        finally:
+            raw.close()
+
+    def checkpoints(self, book: str) -> Iterator[tuple[int, str]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(checkpoints.c.size, checkpoints.c.note)
+                .where(checkpoints.c.book == book)
+                .order_by(checkpoints.c.size)
+            ).all()
+        for row in rows:
+            yield int(row.size), row.note
+
+
+BOOK_COLUMNS = (books.c.id, books.c.kind, books.c.name, books.c.created_at)
+
+
+def _homes(nodes: Sequence[NodeId], base: int) -> tuple[dict[NodeId, tuple[int, int]], list[int]]:
+    """Where each node is stored (entry index, slot), and the keys of those entries."""
+    homes = {node: node_home(node) for node in nodes}
+    return homes, sorted({base + index for index, _slot in homes.values()})
+
+
+def _slot_hashes(
+    homes: Mapping[NodeId, tuple[int, int]], stored: Mapping[int, bytes]
+) -> dict[NodeId, bytes]:
+    found: dict[NodeId, bytes] = {}
+    for node, (index, slot) in homes.items():
+        hashes = stored.get(index)
+        if hashes is not None and len(hashes) >= (slot + 1) * HASH_SIZE:
+            found[node] = hashes[slot * HASH_SIZE : (slot + 1) * HASH_SIZE]
+    return found

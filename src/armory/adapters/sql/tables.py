@@ -1,0 +1,45 @@
+"""The SQL schema, as SQLAlchemy Core tables. Alembic migrations create it; this mirrors them."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+# On SQLite an INTEGER PRIMARY KEY is the table's own b-tree key (the rowid); BIGINT is not.
+Key = BigInteger().with_variant(Integer(), "sqlite")
+
+INDEX_BITS = 40  # entries are keyed by book number << 40 | index: 1.1e12 entries per book
+INDEX_MASK = (1 << INDEX_BITS) - 1
+
+books = Table(
+    "books",
+    metadata,
+    Column("no", Key, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("created_at", String(24), nullable=False),
+)
+
+# One row per entry, keyed by one integer: the book's number << INDEX_BITS | the entry's index.
+# Each book's entries are contiguous in the table's primary b-tree, and on SQLite the key is the
+# rowid itself, which appends measurably faster than a composite key (docs/architecture.md).
+# `hashes` holds the leaf hash and the interior nodes the entry completes. Insert and select
+# only: triggers in the migration refuse UPDATE and DELETE.
+entries = Table(
+    "entries",
+    metadata,
+    Column("pos", Key, primary_key=True, autoincrement=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("hashes", LargeBinary, nullable=False),
+)
+
+# Signed checkpoints kept for `armory verify --book`; each can be signed again if lost.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("book", String(64), primary_key=True),
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("note", Text, nullable=False),
+)

@@ -1,0 +1,370 @@
+"""The `armory` command (SPEC §7): parse, call one service method, print."""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import click
+import typer
+
+from armory import bootstrap
+from armory.config import Settings
+from armory.errors import ArmoryError, InvalidInput, NotFound, VerificationFailed
+from armory.ledger.bundle import verify_bundle
+from armory.ledger.entry import Draft
+from armory.ledger.note import VerifierKey
+from armory.services.demo import load_demo
+
+app = typer.Typer(
+    name="armory",
+    help="Armory: the system of record and safety interlock for prop firearms and ammunition.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+book_app = typer.Typer(help="Create and list books.", no_args_is_help=True)
+proof_app = typer.Typer(help="Merkle proofs from a book (RFC 9162).", no_args_is_help=True)
+app.add_typer(book_app, name="book")
+app.add_typer(proof_app, name="proof")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Data directory (default: $ARMORY_DATA_DIR).", show_default=False
+    ),
+]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return Settings.load(data_dir=data_dir)
+
+
+def _open(data_dir: Path | None) -> bootstrap.Armory:
+    return bootstrap.open_armory(_settings(data_dir))
+
+
+def _operator() -> str:
+    """Who is at the keyboard, for entries the local operator makes without `--as`."""
+    try:
+        return f"local:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "local:operator"
+
+
+@app.command()
+def init(
+    data_dir: DataDir = None,
+    node_name: Annotated[
+        str | None, typer.Option(help="This node's name, used in checkpoint origins.")
+    ] = None,
+) -> None:
+    """Create the data directory, database and node key (safe to run again)."""
+    armory = bootstrap.init(_settings(data_dir), node_name)
+    try:
+        typer.echo(f"Armory node {armory.ledger.node_name} ready in {armory.settings.data_dir}")
+        typer.echo(f"verifier key: {armory.ledger.verifier.to_text()}")
+    finally:
+        armory.close()
+
+
+@app.command()
+def key(data_dir: DataDir = None) -> None:
+    """Print this node's verifier key (note vkey format), to hand to investigators."""
+    armory = _open(data_dir)
+    try:
+        typer.echo(armory.ledger.verifier.to_text())
+    finally:
+        armory.close()
+
+
+@book_app.command("create")
+def book_create(
+    book: Annotated[str, typer.Argument(help="Book id, e.g. demo.")],
+    kind: Annotated[str, typer.Option(help="production or supplier.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Create a book: the append-only ledger of one production or rental house."""
+    armory = _open(data_dir)
+    try:
+        result = armory.ledger.create_book(book, kind, name, _operator())
+        typer.echo(f"book {book} created ({kind}); checkpoint size {result.checkpoint.size}")
+    finally:
+        armory.close()
+
+
+@book_app.command("list")
+def book_list(data_dir: DataDir = None) -> None:
+    """List the books with their size and root."""
+    armory = _open(data_dir)
+    try:
+        for record in armory.ledger.books():
+            checkpoint = armory.ledger.checkpoint(record.id)
+            typer.echo(
+                f"{record.id}\t{record.kind}\t{checkpoint.size}\t{checkpoint.root.hex()}\t"
+                f"{record.name}"
+            )
+    finally:
+        armory.close()
+
+
+def _drafts(lines: Iterator[str], actor: str) -> Iterator[Draft]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value: Any = json.loads(line)
+        except ValueError as problem:
+            raise InvalidInput(f"line {number} is not JSON: {problem}") from None
+        if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+            raise InvalidInput(f'line {number} needs a "type" string and a "data" object')
+        data = value.get("data", {})
+        if not isinstance(data, dict) or set(value) - {"type", "data"}:
+            raise InvalidInput(f'line {number} may hold only "type" and a "data" object')
+        yield Draft.of(actor, value["type"], data)
+
+
+def _lines(source: str) -> Iterator[str]:
+    if source == "-":
+        yield from sys.stdin
+        return
+    try:
+        with Path(source).open(encoding="utf-8") as handle:
+            yield from handle
+    except FileNotFoundError:
+        raise NotFound(f"no file {source}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{source} is not UTF-8 text") from None
+
+
+@app.command()
+def append(
+    book: Annotated[str, typer.Argument(help="Book id.")],
+    source: Annotated[
+        str, typer.Argument(help="JSON-lines file of {type, data}, or - for stdin.")
+    ] = "-",
+    actor: Annotated[
+        str | None, typer.Option("--as", help="Actor recorded on the entries.")
+    ] = None,
+    each: Annotated[
+        bool, typer.Option("--each", help="One durable transaction per line, printing each index.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Append plain entries (for imports, tests and benchmarks; commands come with `armory do`)."""
+    armory = _open(data_dir)
+    try:
+        drafts = _drafts(_lines(source), actor or _operator())
+        if each:
+            for draft in drafts:
+                result = armory.ledger.append(book, [draft])
+                typer.echo(str(result.entries[0][0]))
+            return
+        result = armory.ledger.append_many(book, drafts)
+        typer.echo(
+            json.dumps(
+                {
+                    "appended": len(result.entries),
+                    "size": result.checkpoint.size,
+                    "root": result.checkpoint.root.hex(),
+                }
+            )
+        )
+    finally:
+        armory.close()
+
+
+@app.command()
+def checkpoint(book: str, data_dir: DataDir = None) -> None:
+    """Print the book's signed checkpoint (a C2SP signed note)."""
+    armory = _open(data_dir)
+    try:
+        typer.echo(armory.ledger.checkpoint(book).note, nl=False)
+    finally:
+        armory.close()
+
+
+@proof_app.command("inclusion")
+def proof_inclusion(
+    book: str,
+    index: int,
+    size: Annotated[int | None, typer.Option(help="Tree size (default: now).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Print the inclusion proof of one entry, base64 hashes one per line."""
+    armory = _open(data_dir)
+    try:
+        for digest in armory.ledger.inclusion_proof(book, index, size):
+            typer.echo(base64.b64encode(digest).decode())
+    finally:
+        armory.close()
+
+
+@proof_app.command("consistency")
+def proof_consistency(
+    book: str,
+    old: int,
+    new: Annotated[int | None, typer.Option(help="Newer tree size (default: now).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Print the consistency proof between two sizes, base64 hashes one per line."""
+    armory = _open(data_dir)
+    try:
+        for digest in armory.ledger.consistency_proof(book, old, new):
+            typer.echo(base64.b64encode(digest).decode())
+    finally:
+        armory.close()
+
+
+@app.command()
+def export(
+    book: str,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the .zip.")],
+    case: Annotated[str | None, typer.Option(help="The case this export is for.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Write the evidence bundle of a book; the export itself is recorded in the book."""
+    armory = _open(data_dir)
+    partial = output.with_name(output.name + ".partial")
+    try:
+        with partial.open("wb") as handle:
+            result = armory.ledger.export(book, handle, _operator(), case)
+        partial.replace(output)
+        typer.echo(f"wrote {output}: {result.checkpoint.size} entries of book {book}")
+    finally:
+        partial.unlink(missing_ok=True)
+        armory.close()
+
+
+def _read_key(value: str) -> VerifierKey:
+    path = Path(value)
+    text = path.read_text(encoding="utf-8").strip() if path.is_file() else value.strip()
+    return VerifierKey.parse(text)
+
+
+@app.command()
+def verify(
+    bundle: Annotated[Path | None, typer.Argument(help="Evidence bundle (.zip).")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="Trusted verifier key, or a file with it.")
+    ] = None,
+    old: Annotated[
+        Path | None, typer.Option("--checkpoint", help="A checkpoint you already hold.")
+    ] = None,
+    book: Annotated[str | None, typer.Option(help="Verify this book in the live database.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Verify an evidence bundle, or a book in the database; exit 0 only when everything holds."""
+    if (bundle is None) == (book is None):
+        raise InvalidInput("give a bundle file or --book BOOK (one of them)")
+    if book is not None:
+        armory = _open(data_dir)
+        try:
+            report = armory.ledger.verify_book(book)
+        finally:
+            armory.close()
+        typer.echo(
+            f"OK: book {book}: {report.size} entries, root {report.root.hex()}, "
+            f"{report.checkpoints_checked} kept checkpoints match"
+        )
+        return
+    assert bundle is not None
+    trusted = _read_key(key) if key else None
+    old_note = _read_text(old) if old else None
+    try:
+        with bundle.open("rb") as handle:
+            bundle_report = verify_bundle(handle, trusted, old_note)
+    except FileNotFoundError:
+        raise NotFound(f"no bundle at {bundle}") from None
+    if bundle_report.key_from_bundle:
+        typer.echo(
+            "warning: checked with the key inside the bundle; compare it with a copy of the "
+            "production's key you obtained yourself, or pass --key",
+            err=True,
+        )
+    typer.echo(
+        f"OK: {bundle_report.size} entries of book {bundle_report.book}, root "
+        f"{bundle_report.root.hex()}, signed by {bundle_report.signer}"
+    )
+    if bundle_report.consistent_with is not None:
+        typer.echo(f"OK: consistent with your checkpoint of size {bundle_report.consistent_with}")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"no file {path}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text") from None
+
+
+@app.command()
+def demo(data_dir: DataDir = None) -> None:
+    """Set up the demo data directory (safe to run again) and say how to look at it."""
+    armory = bootstrap.init(_settings(data_dir), None)
+    try:
+        created = load_demo(armory.ledger, _operator())
+        state = f"created books {', '.join(created)}" if created else "demo books already there"
+        typer.echo(f"Demo ready in {armory.settings.data_dir}: {state}")
+    finally:
+        armory.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the web app on this node's data."""
+    import uvicorn  # noqa: PLC0415 -- the server stack is loaded only by the command that serves
+
+    from armory.entrypoints.web.app import create_app  # noqa: PLC0415 -- same reason
+
+    armory = _open(data_dir)
+    typer.echo(f"Armory is serving on http://{host}:{port}/ (Ctrl-C stops it)")
+    try:
+        uvicorn.run(create_app(armory), host=host, port=port, log_level="warning")
+    finally:
+        armory.close()
+
+
+def _fail(message: str, stream: TextIO = sys.stderr) -> None:
+    print(f"armory: {message}", file=stream)
+
+
+def run() -> None:
+    """Entry point: every error is one line and a non-zero exit, never a traceback."""
+    try:
+        code = app(standalone_mode=False)
+    except VerificationFailed as failure:
+        where = f" (first bad entry: {failure.index})" if failure.index is not None else ""
+        print(f"FAIL: {failure.message}{where}", file=sys.stderr)
+        sys.exit(1)
+    except ArmoryError as error:
+        _fail(error.message)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        _fail("interrupted")
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 -- the last line of defence: one line, not a traceback
+        if os.environ.get("ARMORY_DEBUG"):
+            traceback.print_exc()
+        _fail(f"unexpected error: {type(error).__name__}: {error} (set ARMORY_DEBUG=1 for details)")
+        sys.exit(70)
+    sys.exit(code if isinstance(code, int) else 0)

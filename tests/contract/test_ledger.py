@@ -1,0 +1,257 @@
+"""The ledger service on every storage backend: the same suite on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from armory.errors import Conflict, InvalidInput, NotFound
+from armory.ledger import merkle
+from armory.ledger.bundle import verify_bundle
+from armory.ledger.checkpoint import open_checkpoint
+from armory.ledger.entry import Draft, decode_entry
+from armory.services.ledger import LedgerService
+from tests.contract.conftest import TEST_SIGNER, sql_ledger
+
+
+def drafts(count: int, start: int = 0) -> list[Draft]:
+    return [
+        Draft.of("ana", "box_received", {"box": f"B-{i}", "count": 50, "label": "45 LC DUMMIES"})
+        for i in range(start, start + count)
+    ]
+
+
+def bodies(ledger: LedgerService, book: str) -> list[bytes]:
+    return [entry.raw for entry in ledger.entries(book)]
+
+
+def test_a_new_book_starts_with_the_entry_that_created_it(ledger: LedgerService) -> None:
+    result = ledger.create_book("demo", "production", "Demo", "admin")
+    assert result.entries == ((0, "book_created"),)
+    [entry] = list(ledger.entries("demo"))
+    assert (entry.index, entry.book, entry.actor, entry.type) == (
+        0,
+        "demo",
+        "admin",
+        "book_created",
+    )
+    assert entry.data == {"kind": "production", "name": "Demo", "node": "test.node"}
+
+
+def test_a_book_cannot_be_created_twice_or_with_a_bad_id_or_kind(ledger: LedgerService) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+    with pytest.raises(Conflict, match="already exists"):
+        ledger.create_book("demo", "supplier", "Again", "admin")
+    with pytest.raises(InvalidInput, match="not valid"):
+        ledger.create_book("no spaces", "production", "X", "admin")
+    with pytest.raises(InvalidInput, match="kind"):
+        ledger.create_book("other", "armoury", "X", "admin")
+    assert [book.id for book in ledger.books()] == ["demo"]
+
+
+def test_appending_to_an_unknown_book_is_refused(ledger: LedgerService) -> None:
+    with pytest.raises(NotFound, match="does not exist"):
+        ledger.append("nowhere", drafts(1))
+
+
+def test_the_checkpoint_signs_the_root_of_the_committed_entries(ledger: LedgerService) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+    result = ledger.append("demo", drafts(10))
+    assert [index for index, _ in result.entries] == list(range(1, 11))
+    checkpoint = open_checkpoint(result.checkpoint.note, TEST_SIGNER.verifier())
+    assert checkpoint.origin == "test.node/demo"
+    assert checkpoint.size == 11
+    expected = merkle.root_of(merkle.leaf_hash(b) for b in bodies(ledger, "demo"))
+    assert checkpoint.root_hash == expected == result.checkpoint.root
+
+
+def test_proofs_verify_against_the_checkpoint_also_from_a_fresh_process(
+    ledger: LedgerService, reopen: Callable[[], LedgerService]
+) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+    ledger.append_many("demo", drafts(300), commit_every=64)
+    small = ledger.checkpoint("demo")
+    ledger.append("demo", drafts(37, start=300))
+    fresh = reopen()
+    big = fresh.checkpoint("demo")
+    entries = bodies(fresh, "demo")
+    assert big.size == len(entries) == 338
+    for index in (0, 1, 150, 300, 337):
+        proof = fresh.inclusion_proof("demo", index)
+        merkle.verify_inclusion(merkle.leaf_hash(entries[index]), index, big.size, proof, big.root)
+    proof = fresh.consistency_proof("demo", small.size)
+    merkle.verify_consistency(small.size, big.size, small.root, big.root, proof)
+
+
+def test_proof_requests_outside_the_book_are_refused(ledger: LedgerService) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+    with pytest.raises(InvalidInput):
+        ledger.inclusion_proof("demo", 1)
+    with pytest.raises(InvalidInput):
+        ledger.consistency_proof("demo", 2)
+    with pytest.raises(InvalidInput):
+        ledger.inclusion_proof("demo", 0, size=5)
+
+
+def test_group_commit_gives_the_same_tree_as_single_appends(
+    ledger: LedgerService, memory_ledger: LedgerService
+) -> None:
+    for service in (ledger, memory_ledger):
+        service.create_book("demo", "production", "Demo", "admin")
+    ledger.append_many("demo", drafts(250), commit_every=100)
+    for draft in drafts(250):
+        memory_ledger.append("demo", [draft])
+    # The clocks differ in how often they are read, so compare the structure and the proofs.
+    assert ledger.checkpoint("demo").size == memory_ledger.checkpoint("demo").size == 251
+    assert ledger.verify_book("demo").size == 251
+
+
+def test_roots_are_identical_on_sqlite_postgresql_and_in_memory(
+    sqlite_url: str, postgres_url: str, memory_ledger: LedgerService
+) -> None:
+    sqlite_ledger, sqlite_engine = sql_ledger(sqlite_url)
+    postgres_ledger, postgres_engine = sql_ledger(postgres_url)
+    try:
+        roots = []
+        for service in (sqlite_ledger, postgres_ledger, memory_ledger):
+            service.create_book("demo", "production", "Demo", "admin")
+            service.append_many("demo", drafts(77), commit_every=10)
+            service.append("demo", drafts(5, start=77))
+            roots.append((service.checkpoint("demo").note, bodies(service, "demo")))
+        assert roots[0] == roots[1] == roots[2]
+    finally:
+        sqlite_engine.dispose()
+        postgres_engine.dispose()
+
+
+def test_entries_cannot_be_updated_or_deleted_in_the_database(
+    engine_and_ledger: tuple[Engine, LedgerService],
+) -> None:
+    engine, ledger = engine_and_ledger
+    ledger.create_book("demo", "production", "Demo", "admin")
+    for statement in ("UPDATE entries SET body = body", "DELETE FROM entries"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(text(statement))
+    assert ledger.verify_book("demo").size == 1
+
+
+class FailingInsertStore:
+    """Wraps a real store; the writer inserts, then fails before the commit."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def write(self, book: str, create: object = None) -> object:
+        inner_write = self.inner.write  # type: ignore[attr-defined]
+        context = inner_write(book, create=create)
+
+        class Failing:
+            def __enter__(self) -> object:
+                writer = context.__enter__()
+                original = writer.insert
+
+                def insert(rows: object) -> None:
+                    original(rows)
+                    raise OSError("disk unplugged")
+
+                writer.insert = insert
+                return writer
+
+            def __exit__(self, *exc: object) -> object:
+                return context.__exit__(*exc)
+
+        return Failing()
+
+
+def test_no_checkpoint_is_signed_over_entries_that_did_not_commit(ledger: LedgerService) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+    ledger.store = FailingInsertStore(ledger.store)  # type: ignore[assignment]
+    with pytest.raises(OSError, match="unplugged"):
+        ledger.append("demo", drafts(3))
+    ledger.store = ledger.store.inner  # type: ignore[attr-defined]
+    ledger.flush()
+    assert [size for size, _ in ledger.store.checkpoints("demo")] == [1]
+    assert ledger.checkpoint("demo").size == 1
+    assert ledger.append("demo", drafts(1)).entries == ((1, "box_received"),)
+    assert ledger.verify_book("demo").size == 2
+
+
+def test_concurrent_appenders_to_one_book_never_collide(
+    ledger: LedgerService, reopen: Callable[[], LedgerService]
+) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+    services = [reopen() for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def work(service: LedgerService, worker: int) -> None:
+        try:
+            for i in range(25):
+                service.append("demo", drafts(1, start=worker * 100 + i))
+        except BaseException as error:  # noqa: BLE001 -- collected and asserted empty below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(s, n)) for n, s in enumerate(services)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    report = ledger.verify_book("demo")
+    assert report.size == 101
+    assert sorted(e.data["box"] for e in ledger.entries("demo", 1)) == sorted(
+        f"B-{w * 100 + i}" for w in range(4) for i in range(25)
+    )
+
+
+@pytest.mark.postgres
+def test_a_book_being_appended_to_does_not_hold_up_another_book(postgres_url: str) -> None:
+    first, first_engine = sql_ledger(postgres_url)
+    second, second_engine = sql_ledger(postgres_url)
+    try:
+        first.create_book("a", "production", "A", "admin")
+        first.create_book("b", "production", "B", "admin")
+        held = threading.Event()
+        release = threading.Event()
+
+        def hold_book_a() -> None:
+            with first.store.write("a"):
+                held.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold_book_a)
+        holder.start()
+        assert held.wait(10)
+        started = time.monotonic()
+        second.append("b", drafts(1))
+        elapsed = time.monotonic() - started
+        release.set()
+        holder.join()
+        assert elapsed < 2.0
+    finally:
+        first_engine.dispose()
+        second_engine.dispose()
+
+
+def test_an_exported_bundle_verifies_and_records_the_export(ledger: LedgerService) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+    ledger.append("demo", drafts(20))
+    buffer = io.BytesIO()
+    result = ledger.export("demo", buffer, "investigator:kim", case="CASE-7")
+    last = decode_entry(bodies(ledger, "demo")[-1])
+    assert (last.type, last.actor, last.data) == (
+        "bundle_exported",
+        "investigator:kim",
+        {"case": "CASE-7", "format": "armory-bundle-1"},
+    )
+    buffer.seek(0)
+    report = verify_bundle(buffer, TEST_SIGNER.verifier())
+    assert (report.book, report.size, report.root) == ("demo", 22, result.checkpoint.root)
