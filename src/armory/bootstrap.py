@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from armory.adapters.keys import FileKeyStore
+from armory.adapters.sql.accounts import SqlAccounts
 from armory.adapters.sql.schema import make_engine, migrate
 from armory.adapters.sql.store import SqlLedgerStore
 from armory.config import Settings
 from armory.errors import InvalidInput, StorageError
+from armory.services.commands import CommandService
 from armory.services.ledger import LedgerService
 
 DEFAULT_NODE_NAME = "armory.local"
@@ -30,6 +32,8 @@ class Armory:
     engine: Engine
     store: SqlLedgerStore
     ledger: LedgerService
+    accounts: SqlAccounts
+    commands: CommandService
 
     def close(self) -> None:
         """Keep the last signed checkpoints, finish background work, close the database."""
@@ -66,4 +70,5 @@ def open_armory(settings: Settings, clock: Callable[[], datetime] = utc_now) -> 
     migrate(engine)
     store = SqlLedgerStore(engine)
     ledger = LedgerService(store, signer, clock, signer.name)
-    return Armory(settings, engine, store, ledger)
+    accounts = SqlAccounts(engine)
+    return Armory(settings, engine, store, ledger, accounts, CommandService(ledger, accounts))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
 from armory.errors import Conflict, NotFound
 from armory.ledger.entry import StoredEntry
 from armory.ledger.merkle import HASH_SIZE, NodeId, node_home
-from armory.services.ports import BookRecord
+from armory.services.ports import Account, BookRecord, PinResult
 
 
 class InMemoryBookWriter:
@@ -17,6 +19,9 @@ class InMemoryBookWriter:
         self.store = store
         self.book = book
         self.pending: list[StoredEntry] = []
+        self.pending_docs: dict[tuple[str, str], Any] = {}
+        self.cleared = False
+        self.pending_index: list[tuple[str, int]] = []
 
     @property
     def size(self) -> int:
@@ -31,6 +36,21 @@ class InMemoryBookWriter:
     def keep_checkpoint(self, size: int, note: str) -> None:
         self.store.save_checkpoint(self.book, size, note)
 
+    def entries_since(self, start: int) -> Iterator[StoredEntry]:
+        yield from self.store.rows[self.book][start:]
+
+    def load_projections(self) -> dict[tuple[str, str], Any]:
+        return dict(self.store.projections.get(self.book, {}))
+
+    def save_projections(self, docs: Mapping[tuple[str, str], Any]) -> None:
+        self.pending_docs.update(docs)
+
+    def clear_projections(self) -> None:
+        self.cleared = True
+
+    def index_items(self, pairs: Sequence[tuple[str, int]]) -> None:
+        self.pending_index.extend(pairs)
+
 
 class InMemoryLedgerStore:
     """Same contract as the SQL store; a lock stands in for the database's book lock."""
@@ -39,6 +59,8 @@ class InMemoryLedgerStore:
         self.records: dict[str, BookRecord] = {}
         self.rows: dict[str, list[StoredEntry]] = {}
         self.kept: dict[str, dict[int, str]] = {}
+        self.projections: dict[str, dict[tuple[str, str], Any]] = {}
+        self.index: dict[str, dict[str, list[int]]] = {}
         self._lock = threading.RLock()
 
     @contextmanager
@@ -66,6 +88,14 @@ class InMemoryLedgerStore:
                     raise Conflict(f"entry {row.idx} of {book} already exists")
                 expected += 1
             self.rows[book].extend(writer.pending)
+            docs = {} if writer.cleared else self.projections.get(book, {})
+            self.projections[book] = {**docs, **writer.pending_docs}
+            index = {} if writer.cleared else self.index.get(book, {})
+            for item, idx in writer.pending_index:
+                index.setdefault(item, [])
+                if idx not in index[item]:
+                    index[item].append(idx)
+            self.index[book] = index
 
     def book(self, book: str) -> BookRecord | None:
         return self.records.get(book)
@@ -90,6 +120,9 @@ class InMemoryLedgerStore:
     def entries(self, book: str, start: int, end: int) -> Iterator[StoredEntry]:
         yield from self.rows.get(book, [])[start:end]
 
+    def entries_naming(self, book: str, item: str) -> list[int]:
+        return sorted(self.index.get(book, {}).get(item, []))
+
     def save_checkpoint(self, book: str, size: int, note: str) -> None:
         self.kept.setdefault(book, {}).setdefault(size, note)
 
@@ -97,3 +130,32 @@ class InMemoryLedgerStore:
         kept = self.kept.get(book, {})
         for size in sorted(kept):
             yield size, kept[size]
+
+
+class InMemoryAccounts:
+    """Accounts held in memory with PINs in the clear: a fake of the Accounts port for tests."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, Account] = {}
+        self.pins: dict[str, str] = {}
+        self.failures: dict[str, int] = {}
+
+    def get(self, person: str) -> Account | None:
+        return self.accounts.get(person)
+
+    def add(self, account: Account, password: str, pin: str) -> None:
+        if account.id in self.accounts:
+            raise Conflict(f"account {account.id!r} already exists")
+        self.accounts[account.id] = account
+        self.pins[account.id] = pin
+
+    def check_pin(self, person: str, pin: str, now: datetime) -> str:
+        if person not in self.pins:
+            return PinResult.UNKNOWN
+        if self.failures.get(person, 0) >= 5:
+            return PinResult.LOCKED
+        if self.pins[person] != pin:
+            self.failures[person] = self.failures.get(person, 0) + 1
+            return PinResult.WRONG
+        self.failures[person] = 0
+        return PinResult.OK

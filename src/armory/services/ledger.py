@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from armory.errors import InvalidInput, NotFound, VerificationFailed
 from armory.ledger import bundle, merkle
@@ -31,7 +31,9 @@ from armory.ledger.entry import (
 )
 from armory.ledger.merkle import HASH_SIZE, Frontier
 from armory.ledger.note import SignerKey, VerifierKey
-from armory.services.ports import BookRecord, Clock, LedgerStore
+from armory.services.ports import BookRecord, BookWriter, Clock, LedgerStore
+
+T = TypeVar("T")
 
 BOOK_KINDS = ("production", "supplier")
 COMMIT_EVERY = 100_000  # entries per transaction in a group commit
@@ -169,12 +171,37 @@ class LedgerService:
             progress(len(chunk))
         return frontier.size
 
-    def _append(
-        self, book: str, drafts: Sequence[Draft], create: BookRecord | None = None
+    def transact(
+        self, book: str, work: Callable[[BookWriter, int, str], Sequence[Draft]]
     ) -> Appended:
-        encoder = DraftEncoder(book, format_time(self.clock()))
+        """Run `work` inside the book's append transaction and append the drafts it returns.
+
+        `work` gets the locked book's writer, its size and the time the entries will carry; it
+        may read the book and write projections through the writer, all in one transaction.
+        Whatever it raises rolls everything back.
+        """
+        return self._append(book, work)
+
+    def hold(self, book: str, work: Callable[[BookWriter], T]) -> T:
+        """Run `work` under the book's append lock, appending nothing, and commit what it wrote
+        besides entries (projections)."""
+        with self.store.write(book) as writer:
+            return work(writer)
+
+    def _append(
+        self,
+        book: str,
+        drafts: Sequence[Draft] | Callable[[BookWriter, int, str], Sequence[Draft]],
+        create: BookRecord | None = None,
+    ) -> Appended:
+        time = format_time(self.clock())
+        encoder = DraftEncoder(book, time)
         unsaved = self._unsaved.get(book)
         with self.store.write(book, create=create) as writer:
+            if callable(drafts):
+                drafts = drafts(writer, writer.size, time)
+                if not drafts:
+                    raise InvalidInput("nothing to append")
             frontier = self._frontier(book, writer.size, writer.read_nodes)
             if unsaved is not None:
                 writer.keep_checkpoint(*unsaved)

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from armory.ledger.entry import StoredEntry
 from armory.ledger.merkle import NodeId
@@ -43,6 +43,26 @@ class BookWriter(Protocol):
         """Keep an already signed checkpoint of this book, with this transaction."""
         ...
 
+    def entries_since(self, start: int) -> Iterator[StoredEntry]:
+        """The book's committed entries from `start` on, read under the lock."""
+        ...
+
+    def load_projections(self) -> dict[tuple[str, str], Any]:
+        """Every projection document of the book (empty when none was ever kept)."""
+        ...
+
+    def save_projections(self, docs: Mapping[tuple[str, str], Any]) -> None:
+        """Insert or replace these projection documents, with this transaction."""
+        ...
+
+    def clear_projections(self) -> None:
+        """Remove every projection document and item index of the book (before a rebuild)."""
+        ...
+
+    def index_items(self, pairs: Sequence[tuple[str, int]]) -> None:
+        """Note which entries name which items (`trace` reads this), with this transaction."""
+        ...
+
 
 class LedgerStore(Protocol):
     """Where books live: entries are inserted and selected, never updated or deleted."""
@@ -70,6 +90,10 @@ class LedgerStore(Protocol):
         """Keep a signed checkpoint in a transaction of its own (a repeat is ignored)."""
         ...
 
+    def entries_naming(self, book: str, item: str) -> list[int]:
+        """The indices of the book's entries that name `item`, in order."""
+        ...
+
     def checkpoints(self, book: str) -> Iterator[tuple[int, str]]:
         """Every kept checkpoint of the book as (size, signed note), by size."""
         ...
@@ -77,3 +101,31 @@ class LedgerStore(Protocol):
 
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Account:
+    """A person's account on this server (SPEC §3: an account plus enrolments in books)."""
+
+    id: str
+    name: str
+    is_admin: bool
+
+
+class PinResult:
+    OK = "ok"
+    WRONG = "wrong"
+    LOCKED = "locked"
+    UNKNOWN = "unknown"
+
+
+class Accounts(Protocol):
+    """Accounts with their password and PIN hashes; PIN failures lock a PIN for a while."""
+
+    def get(self, person: str) -> Account | None: ...
+
+    def add(self, account: Account, password: str, pin: str) -> None: ...
+
+    def check_pin(self, person: str, pin: str, now: datetime) -> str:
+        """One of PinResult's values. A wrong PIN counts toward the lockout."""
+        ...

@@ -7,6 +7,7 @@ it is where the milliseconds are (docs/benchmarks.md), and it is three statement
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -15,7 +16,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from armory.adapters.sql.tables import INDEX_BITS, INDEX_MASK, books, checkpoints, entries
+from armory.adapters.sql.tables import (
+    INDEX_BITS,
+    INDEX_MASK,
+    books,
+    checkpoints,
+    entries,
+    item_entries,
+)
 from armory.adapters.sql.wal import WalCheckpointer
 from armory.errors import Conflict, InvalidInput, NotFound, StorageError
 from armory.ledger.entry import StoredEntry
@@ -51,6 +59,20 @@ class _Sql:
             "INSERT INTO books (id, kind, name, created_at) VALUES (?, ?, ?, ?)"
         )
         self.copy_entries = "COPY entries (pos, body, hashes) FROM STDIN"
+        self.entries_since = style(
+            "SELECT pos, body, hashes FROM entries WHERE pos >= ? AND pos < ? ORDER BY pos"
+        )
+        self.load_projections = style("SELECT kind, key, doc FROM projections WHERE book = ?")
+        self.save_projection = style(
+            "INSERT INTO projections (book, kind, key, doc) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (book, kind, key) DO UPDATE SET doc = excluded.doc"
+        )
+        self.clear_projections = style("DELETE FROM projections WHERE book = ?")
+        self.index_items = style(
+            "INSERT INTO item_entries (book, item, idx) VALUES (?, ?, ?) "
+            "ON CONFLICT (book, item, idx) DO NOTHING"
+        )
+        self.clear_index = style("DELETE FROM item_entries WHERE book = ?")
         self.keep_checkpoint = style(
             "INSERT INTO checkpoints (book, size, note) VALUES (?, ?, ?) "
             "ON CONFLICT (book, size) DO NOTHING"
@@ -132,6 +154,33 @@ class SqlBookWriter:
 
     def keep_checkpoint(self, size: int, note: str) -> None:
         self._cursor.execute(self._store.sql.keep_checkpoint, (self.book, size, note))
+
+    def entries_since(self, start: int) -> Iterator[StoredEntry]:
+        base = self._base
+        self._cursor.execute(self._store.sql.entries_since, (base + start, base + self._size))
+        for pos, body, hashes in self._cursor.fetchall():
+            yield StoredEntry(self.book, int(pos) - base, bytes(body), bytes(hashes))
+
+    def load_projections(self) -> dict[tuple[str, str], Any]:
+        self._cursor.execute(self._store.sql.load_projections, (self.book,))
+        return {(kind, key): json.loads(doc) for kind, key, doc in self._cursor.fetchall()}
+
+    def save_projections(self, docs: Mapping[tuple[str, str], Any]) -> None:
+        if docs:
+            self._cursor.executemany(
+                self._store.sql.save_projection,
+                [(self.book, kind, key, _dump(doc)) for (kind, key), doc in docs.items()],
+            )
+
+    def clear_projections(self) -> None:
+        self._cursor.execute(self._store.sql.clear_projections, (self.book,))
+        self._cursor.execute(self._store.sql.clear_index, (self.book,))
+
+    def index_items(self, pairs: Sequence[tuple[str, int]]) -> None:
+        if pairs:
+            self._cursor.executemany(
+                self._store.sql.index_items, [(self.book, item, idx) for item, idx in pairs]
+            )
 
 
 class SqlLedgerStore:
@@ -270,6 +319,16 @@ class SqlLedgerStore:
         finally:
             raw.close()
 
+    def entries_naming(self, book: str, item: str) -> list[int]:
+        """The indices of the entries that name `item`, in order."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(item_entries.c.idx)
+                .where(item_entries.c.book == book, item_entries.c.item == item)
+                .order_by(item_entries.c.idx)
+            ).all()
+        return [int(row.idx) for row in rows]
+
     def checkpoints(self, book: str) -> Iterator[tuple[int, str]]:
         with self.engine.connect() as connection:
             rows = connection.execute(
@@ -282,6 +341,10 @@ class SqlLedgerStore:
 
 
 BOOK_COLUMNS = (books.c.id, books.c.kind, books.c.name, books.c.created_at)
+
+
+def _dump(doc: Any) -> str:
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
 def _homes(nodes: Sequence[NodeId], base: int) -> tuple[dict[NodeId, tuple[int, int]], list[int]]:

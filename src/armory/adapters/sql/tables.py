@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -42,4 +53,36 @@ checkpoints = Table(
     Column("book", String(64), primary_key=True),
     Column("size", BigInteger, primary_key=True, autoincrement=False),
     Column("note", Text, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("pin_hash", Text, nullable=False),
+    Column("is_admin", Boolean, nullable=False),
+    Column("pin_failures", Integer, nullable=False),
+    Column("pin_locked_until", Float, nullable=True),
+    Column("created_at", String(24), nullable=False),
+)
+
+# A book's state as documents (armory.domain.projections), rebuilt from the ledger at will.
+projections = Table(
+    "projections",
+    metadata,
+    Column("book", String(64), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("doc", Text, nullable=False),
+)
+
+# Which entries name which item, person or cross-book reference (`book#index`): for `trace`.
+item_entries = Table(
+    "item_entries",
+    metadata,
+    Column("book", String(64), primary_key=True),
+    Column("item", String(128), primary_key=True),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
 )

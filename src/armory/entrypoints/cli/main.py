@@ -8,20 +8,26 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import click
 import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
 from armory import bootstrap
 from armory.config import Settings
 from armory.errors import ArmoryError, InvalidInput, NotFound, VerificationFailed
 from armory.ledger.bundle import verify_bundle
-from armory.ledger.entry import Draft
+from armory.ledger.entry import Draft, check_book_id
 from armory.ledger.note import VerifierKey
+from armory.services import views
 from armory.services.demo import load_demo
+from armory.services.ports import Account
 
 app = typer.Typer(
     name="armory",
@@ -31,9 +37,13 @@ app = typer.Typer(
     add_completion=False,
 )
 book_app = typer.Typer(help="Create and list books.", no_args_is_help=True)
+user_app = typer.Typer(help="Accounts on this node.", no_args_is_help=True)
 proof_app = typer.Typer(help="Merkle proofs from a book (RFC 9162).", no_args_is_help=True)
 app.add_typer(book_app, name="book")
+app.add_typer(user_app, name="user")
 app.add_typer(proof_app, name="proof")
+
+PROGRESS_FROM = 1000  # lines: a file this long shows a progress bar on stderr
 
 DataDir = Annotated[
     Path | None,
@@ -180,6 +190,200 @@ def append(
         )
     finally:
         armory.close()
+
+
+@user_app.command("add")
+def user_add(
+    user: Annotated[str, typer.Argument(help="Account id, e.g. ana.")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    password: Annotated[str, typer.Option(help="Password (at least 8 characters).")],
+    pin: Annotated[str, typer.Option(help="PIN for witnessing and approving (4-12 digits).")],
+    admin: Annotated[bool, typer.Option("--admin", help="May create books and accounts.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an account; enroll it in a book with the enroll_person command."""
+    check_book_id(user)
+    armory = _open(data_dir)
+    try:
+        armory.accounts.add(Account(user, name, admin), password, pin)
+        typer.echo(f"account {user} created{' (admin)' if admin else ''}")
+    finally:
+        armory.close()
+
+
+@app.command("do")
+def do(
+    book: Annotated[str, typer.Argument(help="Book id.")],
+    person: Annotated[str, typer.Option("--as", help="The person acting.")],
+    source: Annotated[
+        str, typer.Argument(help="JSON-lines file of commands, or - for stdin.")
+    ] = "-",
+    data_dir: DataDir = None,
+) -> None:
+    """Apply commands, one JSON object per line, printing one JSON answer per line."""
+    armory = _open(data_dir)
+    malformed = 0
+    try:
+        if armory.accounts.get(person) is None:
+            raise NotFound(f"no account {person!r}: `armory user add` creates one")
+        armory.ledger.book(book)
+        lines = _lines(source)
+        total = _count_lines(source)
+        with _progress(total) as advance:
+            for number, line in enumerate(lines, start=1):
+                advance()
+                if not line.strip():
+                    continue
+                answer = _run_line(armory, book, person, line, number)
+                malformed += "error" in answer
+                typer.echo(json.dumps(answer, ensure_ascii=False))
+    finally:
+        armory.close()
+    if malformed:
+        raise typer.Exit(code=1)
+
+
+def _run_line(
+    armory: bootstrap.Armory, book: str, person: str, line: str, number: int
+) -> dict[str, Any]:
+    try:
+        command = json.loads(line)
+    except ValueError as problem:
+        return {"ok": False, "error": f"line {number} is not JSON: {problem}"}
+    try:
+        return armory.commands.execute(book, person, command).to_json()
+    except (InvalidInput, NotFound) as problem:
+        return {"ok": False, "error": f"line {number}: {problem.message}"}
+
+
+def _count_lines(source: str) -> int | None:
+    if source == "-":
+        return None
+    try:
+        with Path(source).open("rb") as handle:
+            return sum(1 for _ in handle)
+    except OSError:
+        return None
+
+
+@contextmanager
+def _progress(total: int | None) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr for long files; nothing for short ones or for stdin."""
+    if total is None or total < PROGRESS_FROM:
+        yield lambda: None
+        return
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("commands", total=total)
+        yield lambda: progress.advance(task)
+
+
+@app.command()
+def board(
+    book: str, as_json: Annotated[bool, typer.Option("--json")] = False, data_dir: DataDir = None
+) -> None:
+    """Every firearm now, every box and its count, open incidents, and the day."""
+    armory = _open(data_dir)
+    try:
+        view = views.board(armory.commands.state(book), book)
+    finally:
+        armory.close()
+    if as_json:
+        typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
+        return
+    _print_board(view)
+
+
+def _print_board(view: dict[str, Any]) -> None:
+    console = Console()
+    if view["frozen"]:
+        console.print(
+            f"[bold white on red] FROZEN by incident {view['frozen']['incident']} "
+            f"({view['frozen']['kind']}) [/]"
+        )
+    day = view["day"]
+    console.print(
+        f"Book {view['book']} · {view['size']} entries · day: "
+        + (
+            f"{day['date']} {'paused' if day['paused'] else 'open'}"
+            if day and day["open"]
+            else "closed"
+        )
+    )
+    firearms = Table("firearm", "where", "chambers", "last inspection", title="Firearms")
+    for f in view["firearms"]:
+        custody = f"{f['custody']['kind']} {f['custody']['holder']}"
+        chambers = " ".join(c["content"][0].upper() for c in f["chambers"])
+        last = f["last_inspection"]
+        inspected = (
+            "-"
+            if last is None
+            else (
+                f"#{last['index']} {last['purpose']} by {last['by']}"
+                + (f", witnessed by {', '.join(last['witnesses'])}" if last["witnesses"] else "")
+                + ("" if last["current"] else " (stale)")
+            )
+        )
+        firearms.add_row(f"{f['firearm']} {f['description']}", custody, chambers, inspected)
+    console.print(firearms)
+    boxes = Table("box", "kind", "count", "where", "verified", title="Boxes")
+    for b in view["boxes"]:
+        kind = b["kind"] + (f" ({b['load']})" if b["load"] else "")
+        custody = f"{b['custody']['kind']} {b['custody']['holder']}"
+        boxes.add_row(
+            f"{b['box']} {b['label']}", kind, str(b["count"]), custody, b["verified_on"] or "-"
+        )
+    console.print(boxes)
+    for incident in view["open_incidents"]:
+        console.print(
+            f"[red]open incident {incident['id']}: {incident['kind']} "
+            f"- {incident['description']}[/]"
+        )
+
+
+@app.command()
+def trace(
+    book: str,
+    item: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """The whole life of a firearm or box across books, with gaps flagged."""
+    armory = _open(data_dir)
+    try:
+        view = views.Tracer(armory.ledger, armory.commands).trace(book, item)
+    finally:
+        armory.close()
+    if as_json:
+        typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
+        return
+    console = Console()
+    console.print(f"Trace of {view['kind']} {item} from book {book}")
+    for step in view["steps"]:
+        rule = f" [red]{step['data'].get('rule')}[/]" if step["type"] == "command_refused" else ""
+        console.print(
+            f"{step['time']}  {step['book']}#{step['index']:<6} {step['type']}{rule}"
+            f"  by {step['actor']}"
+        )
+    for gap in view["gaps"]:
+        console.print(
+            f"[bold red]GAP[/] {gap['book']}#{gap['index']} {gap['gap']}: {gap['detail']}"
+        )
+
+
+@app.command()
+def rebuild(book: str, data_dir: DataDir = None) -> None:
+    """Recompute every projection of a book from its ledger."""
+    armory = _open(data_dir)
+    try:
+        state, same = armory.commands.rebuild(book)
+    finally:
+        armory.close()
+    verdict = (
+        "identical to the stored projections"
+        if same
+        else "the stored projections differed and were replaced"
+    )
+    typer.echo(f"rebuilt book {book} from {state.size} entries: {verdict}")
 
 
 @app.command()

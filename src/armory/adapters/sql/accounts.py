@@ -1,0 +1,127 @@
+"""SqlAccounts: accounts with Argon2id password and PIN hashes, and the PIN lockout."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+import time
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from armory.adapters.sql.tables import accounts
+from armory.errors import Conflict, InvalidInput
+from armory.services.ports import Account, PinResult
+
+MAX_PIN_FAILURES = 5
+LOCK_SECONDS = 15 * 60
+PIN_CACHE_SECONDS = 10 * 60
+
+
+class SqlAccounts:
+    """Accounts in the database. A PIN is checked against its Argon2id hash; five wrong PINs
+    lock it for 15 minutes (SPEC §4). A PIN that verified is remembered for ten minutes as a
+    keyed hash in memory, so a witness signing the next inspection does not wait for Argon2
+    again; a wrong PIN always goes to the hash and always counts."""
+
+    def __init__(self, engine: Engine, hasher: PasswordHasher | None = None) -> None:
+        self.engine = engine
+        self.hasher = hasher or PasswordHasher()
+        self._cache_key = os.urandom(32)
+        self._verified: dict[str, tuple[bytes, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, person: str) -> Account | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(accounts.c.id, accounts.c.name, accounts.c.is_admin).where(
+                    accounts.c.id == person
+                )
+            ).first()
+        return Account(row.id, row.name, bool(row.is_admin)) if row else None
+
+    def add(self, account: Account, password: str, pin: str) -> None:
+        _check_secret("password", password, 8)
+        if not (pin.isdigit() and 4 <= len(pin) <= 12):
+            raise InvalidInput("a PIN is 4 to 12 digits")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    insert(accounts).values(
+                        id=account.id,
+                        name=account.name,
+                        password_hash=self.hasher.hash(password),
+                        pin_hash=self.hasher.hash(pin),
+                        is_admin=account.is_admin,
+                        pin_failures=0,
+                        pin_locked_until=None,
+                        created_at=now,
+                    )
+                )
+        except IntegrityError:
+            raise Conflict(f"account {account.id!r} already exists") from None
+
+    def check_pin(self, person: str, pin: str, now: datetime) -> str:
+        moment = now.timestamp()
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(
+                    accounts.c.pin_hash, accounts.c.pin_failures, accounts.c.pin_locked_until
+                ).where(accounts.c.id == person)
+            ).first()
+        if row is None:
+            return PinResult.UNKNOWN
+        if row.pin_locked_until is not None and row.pin_locked_until > moment:
+            return PinResult.LOCKED
+        tag = hmac.new(self._cache_key, f"{person}\0{pin}".encode(), hashlib.sha256).digest()
+        with self._lock:
+            cached = self._verified.get(person)
+        if (
+            cached is not None
+            and cached[1] > time.monotonic()
+            and hmac.compare_digest(cached[0], tag)
+        ):
+            return PinResult.OK
+        try:
+            self.hasher.verify(row.pin_hash, pin)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            self._count_failure(person, moment)
+            return PinResult.WRONG
+        with self._lock:
+            self._verified[person] = (tag, time.monotonic() + PIN_CACHE_SECONDS)
+        if row.pin_failures:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    update(accounts)
+                    .where(accounts.c.id == person)
+                    .values(pin_failures=0, pin_locked_until=None)
+                )
+        return PinResult.OK
+
+    def _count_failure(self, person: str, moment: float) -> None:
+        with self._lock:
+            self._verified.pop(person, None)
+        with self.engine.begin() as connection:
+            failures = (
+                connection.execute(
+                    select(accounts.c.pin_failures).where(accounts.c.id == person)
+                ).scalar_one()
+                + 1
+            )
+            locked = moment + LOCK_SECONDS if failures >= MAX_PIN_FAILURES else None
+            connection.execute(
+                update(accounts)
+                .where(accounts.c.id == person)
+                .values(pin_failures=0 if locked else failures, pin_locked_until=locked)
+            )
+
+
+def _check_secret(what: str, value: str, minimum: int) -> None:
+    if len(value) < minimum:
+        raise InvalidInput(f"a {what} needs at least {minimum} characters")

@@ -1,0 +1,224 @@
+"""Strict conversion between JSON values and the core's frozen dataclasses.
+
+Commands arrive as JSON from people and scripts, so every field is checked: its presence, its
+type, its length, its allowed values. Anything else (a missing or extra field, a boolean where a
+number belongs, a date that does not exist) is an InvalidInput naming the field. The same rules
+turn projections back into dataclasses when they are read from storage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import types
+import typing
+from collections.abc import Mapping
+from functools import cache
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from armory.errors import InvalidInput
+
+MAX_TEXT = 2000  # characters in any one string field
+MAX_ITEMS = 1000  # elements in any one list or object field
+ID_MAX = 64
+
+T = TypeVar("T")
+
+
+class Date(str):
+    """A calendar date written YYYY-MM-DD (validated on parsing)."""
+
+    __slots__ = ()
+
+
+def json_name(field: dataclasses.Field[Any]) -> str:
+    """The JSON member name of a field: its `json` metadata, or its own name."""
+    name: str = field.metadata.get("json", field.name)
+    return name
+
+
+@cache
+def _fields(cls: Any) -> tuple[tuple[str, str, Any, bool], ...]:
+    hints = get_type_hints(cls)
+    return tuple(
+        (
+            f.name,
+            json_name(f),
+            hints[f.name],
+            f.metadata.get("required", False)
+            or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING),
+        )
+        for f in dataclasses.fields(cls)
+    )
+
+
+def from_json(cls: type[T], value: object, where: str = "") -> T:
+    """Build a dataclass of type `cls` from a JSON object, or raise InvalidInput."""
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{where or 'the command'} must be a JSON object")
+    fields = _fields(typing.cast(Any, cls))
+    known = {name for _, name, _, _ in fields}
+    extra = sorted(set(value) - known)
+    if extra:
+        raise InvalidInput(f"{_at(where, extra[0])} is not a field here")
+    arguments: dict[str, Any] = {}
+    for attribute, name, hint, required in fields:
+        if name not in value:
+            if required:
+                raise InvalidInput(f"{_at(where, name)} is required")
+            continue
+        arguments[attribute] = _convert(hint, value[name], _at(where, name))
+    return cls(**arguments)
+
+
+def _at(where: str, name: str | int) -> str:
+    if isinstance(name, int):
+        return f"{where}[{name}]"
+    return f"{where}.{name}" if where else name
+
+
+def _convert(hint: Any, value: object, where: str) -> Any:  # noqa: PLR0911, PLR0912 -- one branch per JSON type
+    origin = get_origin(hint)
+    if hint is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        return _convert_union(get_args(hint), value, where)
+    if origin is Literal:
+        if value not in get_args(hint) or isinstance(value, bool) != any(
+            isinstance(a, bool) for a in get_args(hint)
+        ):
+            choices = ", ".join(str(a) for a in get_args(hint))
+            raise InvalidInput(f"{where} must be one of: {choices}")
+        return value
+    if hint is type(None):
+        if value is not None:
+            raise InvalidInput(f"{where} must be null")
+        return None
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{where} must be true or false")
+        return value
+    if hint is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidInput(f"{where} must be a whole number")
+        if not -(2**53) < value < 2**53:
+            raise InvalidInput(f"{where} is out of range")
+        return value
+    if hint is Date:
+        return Date(_date(value, where))
+    if hint is str:
+        return _text(value, where)
+    if origin in (tuple, list):
+        return _convert_sequence(hint, value, where)
+    if origin in (dict, Mapping, typing.Mapping):
+        return _convert_mapping(hint, value, where)
+    if dataclasses.is_dataclass(hint):
+        return from_json(typing.cast(type, hint), value, where)
+    raise InvalidInput(f"{where} has a type this version cannot read")
+
+
+def _convert_union(options: tuple[Any, ...], value: object, where: str) -> Any:
+    if value is None and type(None) in options:
+        return None
+    problems: list[str] = []
+    for option in options:
+        if option is type(None):
+            continue
+        try:
+            return _convert(option, value, where)
+        except InvalidInput as problem:
+            problems.append(problem.message)
+    raise InvalidInput(problems[0] if len(problems) == 1 else f"{where} is not in a valid form")
+
+
+def _convert_sequence(hint: Any, value: object, where: str) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise InvalidInput(f"{where} must be a list")
+    if len(value) > MAX_ITEMS:
+        raise InvalidInput(f"{where} has more than {MAX_ITEMS} elements")
+    args = get_args(hint)
+    element = args[0] if args else Any
+    return tuple(_convert(element, item, _at(where, n)) for n, item in enumerate(value))
+
+
+def _convert_mapping(hint: Any, value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{where} must be an object")
+    if len(value) > MAX_ITEMS:
+        raise InvalidInput(f"{where} has more than {MAX_ITEMS} members")
+    args = get_args(hint)
+    element = args[1] if len(args) == 2 else Any
+    return {_text(k, where): _convert(element, v, _at(where, str(k))) for k, v in value.items()}
+
+
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{where} must be a string")
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"{where} is longer than {MAX_TEXT} characters")
+    if not value.strip():
+        raise InvalidInput(f"{where} must not be empty")
+    return value
+
+
+def _date(value: object, where: str) -> str:
+    if not isinstance(value, str) or len(value) != 10:
+        raise InvalidInput(f"{where} must be a date written YYYY-MM-DD")
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{where} is not a real date (YYYY-MM-DD)") from None
+    return value
+
+
+def to_json(value: object) -> Any:
+    """The JSON value of a dataclass (or of values made of them), member names as in JSON."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        for field in dataclasses.fields(value):
+            item = getattr(value, field.name)
+            if item is None and field.metadata.get("omit_none", False):
+                continue
+            out[json_name(field)] = to_json(item)
+        return out
+    if isinstance(value, tuple | list):
+        return [to_json(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, frozenset | set):
+        return sorted(to_json(item) for item in value)
+    return value
+
+
+def restore(hint: Any, value: Any) -> Any:  # noqa: PLR0911 -- one return per JSON shape
+    """Rebuild a value of type `hint` from JSON written by `to_json`, trusting its content
+    (projections the service wrote itself); only its shape is followed."""
+    origin = get_origin(hint)
+    if value is None or hint is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(hint) if a is not type(None)]
+        structured = [a for a in options if dataclasses.is_dataclass(a)]
+        if isinstance(value, Mapping) and structured:
+            return restore(structured[0], value)
+        return value
+    if origin in (tuple, list):
+        args = get_args(hint)
+        return tuple(restore(args[0] if args else Any, item) for item in value)
+    if origin in (frozenset, set):
+        args = get_args(hint)
+        return frozenset(restore(args[0] if args else Any, item) for item in value)
+    if origin in (dict, Mapping, typing.Mapping):
+        args = get_args(hint)
+        element = args[1] if len(args) == 2 else Any
+        return {key: restore(element, item) for key, item in value.items()}
+    if dataclasses.is_dataclass(hint):
+        cls = typing.cast(type, hint)
+        return cls(
+            **{
+                attribute: restore(field_hint, value[name])
+                for attribute, name, field_hint, _ in _fields(cls)
+                if name in value
+            }
+        )
+    return value

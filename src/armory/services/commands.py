@@ -1,0 +1,268 @@
+"""The command service: one command, one transaction (STYLE: the service layer).
+
+Parse the command; check the people's PINs; under the book's lock bring the book's state up to
+date, decide, append the events (or the refusal) to the ledger and write the projections that
+changed; commit; sign the checkpoint. Nothing else writes a book's state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from armory.domain.commands import (
+    Correct,
+    Envelope,
+    LedgerRef,
+    ReceiveBox,
+    ReceiveFirearm,
+    ReceiveReturn,
+    parse_command,
+    pin_confirmations,
+)
+from armory.domain.decide import Context, Event, Refused, decide
+from armory.domain.evolve import Recorded, evolve
+from armory.domain.projections import (
+    changed_documents,
+    documents,
+    named_items,
+    same_state,
+    state_from_documents,
+)
+from armory.domain.rules import Rule
+from armory.domain.schema import to_json
+from armory.domain.state import BookState
+from armory.errors import NotFound
+from armory.ledger.entry import Draft, Entry, decode_entry
+from armory.services.ledger import LedgerService
+from armory.services.ports import Accounts, BookWriter, PinResult
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one command: accepted with its events, or refused by a rule."""
+
+    ok: bool
+    events: tuple[dict[str, Any], ...] = ()
+    rule: str | None = None
+    message: str | None = None
+    index: int | None = None
+    incident: str | None = None
+    checkpoint: str = ""
+    size: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        if self.ok:
+            return {"ok": True, "events": list(self.events)}
+        answer: dict[str, Any] = {
+            "ok": False,
+            "rule": self.rule,
+            "message": self.message,
+            "index": self.index,
+        }
+        if self.incident is not None:
+            answer["incident"] = self.incident
+        return answer
+
+
+class CommandService:
+    """Runs commands against books: the rules of SPEC §4 between people and the ledger."""
+
+    def __init__(self, ledger: LedgerService, accounts: Accounts) -> None:
+        self.ledger = ledger
+        self.accounts = accounts
+        self._states: dict[str, BookState] = {}
+        self._lock = threading.Lock()
+
+    # Running commands
+
+    def execute(self, book: str, actor: str, command: object) -> Outcome:
+        """Run one command as `actor`; InvalidInput for a malformed one (nothing recorded)."""
+        envelope = parse_command(command)
+        account = self.accounts.get(actor)
+        if account is None:
+            raise NotFound(f"no account {actor!r}: `armory user add` creates one")
+        self.ledger.book(book)
+        failures = self._check_pins(envelope)
+        references = self._references(book, envelope)
+        outcome: dict[str, Any] = {}
+
+        def work(writer: BookWriter, size: int, time: str) -> list[Draft]:
+            state = self._state(book, writer)
+            ctx = Context(
+                book=book,
+                actor=actor,
+                time=time,
+                next_index=size,
+                is_admin=account.is_admin,
+                pin_failures=failures,
+                references=references,
+            )
+            try:
+                events = decide(state, envelope, ctx)
+                outcome["refused"] = None
+            except Refused as refused:
+                events = [_refusal_event(envelope, refused), *refused.events]
+                outcome["refused"] = refused
+            new_state = state
+            terms: list[tuple[str, int]] = []
+            for offset, event in enumerate(events):
+                recorded = Recorded(size + offset, time, actor, event.type, event.data)
+                new_state = evolve(new_state, recorded)
+                terms.extend((term, size + offset) for term in named_items(event.data))
+            writer.save_projections(changed_documents(state, new_state))
+            writer.index_items(terms)
+            outcome["state"] = new_state
+            return [Draft.of(actor, event.type, dict(event.data)) for event in events]
+
+        appended = self.ledger.transact(book, work)
+        with self._lock:
+            self._states[book] = outcome["state"]
+        return _outcome(
+            appended.entries,
+            appended.checkpoint.note,
+            appended.checkpoint.size,
+            outcome["refused"],
+            outcome["state"],
+        )
+
+    def _check_pins(self, envelope: Envelope) -> frozenset[str]:
+        failures: set[str] = set()
+        now = self.ledger.clock()
+        for confirmation in pin_confirmations(envelope):
+            result = self.accounts.check_pin(confirmation.person, confirmation.pin, now)
+            if result != PinResult.OK:
+                failures.add(confirmation.person)
+        return frozenset(failures)
+
+    def _references(self, book: str, envelope: Envelope) -> dict[tuple[str, int], Recorded]:
+        """The other entries a command points at, read before the lock is taken."""
+        command = envelope.command
+        wanted: list[tuple[str, int]] = []
+        if isinstance(command, ReceiveFirearm | ReceiveBox | ReceiveReturn) and isinstance(
+            command.from_, LedgerRef
+        ):
+            wanted.append((command.from_.book, command.from_.index))
+        if isinstance(command, Correct):
+            wanted.append((book, command.entry))
+        found: dict[tuple[str, int], Recorded] = {}
+        for other, index in wanted:
+            if self.ledger.store.book(other) is None or index < 0:
+                continue
+            for entry in self.ledger.entries(other, index, index + 1):
+                found[(other, index)] = _recorded(entry)
+        return found
+
+    # State
+
+    def _state(self, book: str, writer: BookWriter) -> BookState:
+        """The book's state at the writer's size: cached, or loaded, then caught up."""
+        with self._lock:
+            state = self._states.get(book)
+        if state is None:
+            state = state_from_documents(writer.load_projections())
+        if state.size > writer.size:
+            state = state_from_documents(writer.load_projections())
+        for stored in writer.entries_since(state.size):
+            state = evolve(state, _recorded(decode_entry(stored.body)))
+        return state
+
+    def state(self, book: str) -> BookState:
+        """The book's current state, for views."""
+        self.ledger.book(book)
+        with self._lock:
+            state = self._states.get(book)
+        size = self.ledger.store.size(book)
+        if state is None or state.size != size:
+            state = self.replay(book, state)
+            with self._lock:
+                self._states[book] = state
+        return state
+
+    def replay(self, book: str, start: BookState | None = None) -> BookState:
+        """Fold the book's entries (from `start`, or from nothing)."""
+        state = start or BookState()
+        for entry in self.ledger.entries(book, state.size):
+            state = evolve(state, _recorded(entry))
+        return state
+
+    def rebuild(self, book: str) -> tuple[BookState, bool]:
+        """Recompute every projection and the item index of the book from its ledger and store
+        them; also say whether the stored projections were already identical."""
+        self.ledger.book(book)
+        terms: list[tuple[str, int]] = []
+        rebuilt = BookState()
+        for entry in self.ledger.entries(book):
+            rebuilt = evolve(rebuilt, _recorded(entry))
+            terms.extend((term, entry.index) for term in named_items(entry.data))
+
+        def work(writer: BookWriter) -> tuple[BookState, bool]:
+            stored = state_from_documents(writer.load_projections())
+            current = rebuilt
+            for row in writer.entries_since(rebuilt.size):
+                entry = decode_entry(row.body)
+                current = evolve(current, _recorded(entry))
+                terms.extend((term, entry.index) for term in named_items(entry.data))
+            same = stored.size == current.size and same_state(stored, current)
+            writer.clear_projections()
+            writer.save_projections(documents(current))
+            writer.index_items(terms)
+            return current, same
+
+        current, same = self.ledger.hold(book, work)
+        with self._lock:
+            self._states[book] = current
+        return current, same
+
+
+def _recorded(entry: Entry) -> Recorded:
+    return Recorded(entry.index, entry.time, entry.actor, entry.type, entry.data)
+
+
+def _refusal_event(envelope: Envelope, refused: Refused) -> Event:
+    items = named_items(_drop_pins(to_json(envelope.command)))
+    return Event(
+        "command_refused",
+        {
+            "rule": refused.rule.value,
+            "command": envelope.type,
+            "items": items,
+            "message": refused.message,
+        },
+    )
+
+
+def _drop_pins(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_pins(v) for k, v in value.items() if k != "pin"}
+    if isinstance(value, list):
+        return [_drop_pins(item) for item in value]
+    return value
+
+
+def _outcome(
+    entries: Sequence[tuple[int, str]],
+    checkpoint: str,
+    size: int,
+    refused: Refused | None,
+    state: BookState,
+) -> Outcome:
+    if refused is None:
+        events = tuple({"index": index, "type": kind} for index, kind in entries)
+        return Outcome(True, events, checkpoint=checkpoint, size=size)
+    index = entries[0][0]
+    incident = next(
+        (e.data["incident"] for e in refused.events if e.type == "incident_opened"), None
+    )
+    message = f"{refused.message}. {Rule(refused.rule).next_step}"
+    return Outcome(
+        False,
+        rule=refused.rule.value,
+        message=message,
+        index=index,
+        incident=incident,
+        checkpoint=checkpoint,
+        size=size,
+    )
