@@ -34,7 +34,7 @@ from armory.domain.projections import (
 from armory.domain.rules import Rule
 from armory.domain.schema import to_json
 from armory.domain.state import BookState
-from armory.errors import NotFound
+from armory.errors import InvalidInput, NotFound
 from armory.ledger.entry import Draft, Entry, decode_entry
 from armory.services.ledger import LedgerService
 from armory.services.ports import Accounts, BookWriter, PinResult
@@ -79,54 +79,44 @@ class CommandService:
     # Running commands
 
     def execute(self, book: str, actor: str, command: object) -> Outcome:
-        """Run one command as `actor`; InvalidInput for a malformed one (nothing recorded)."""
-        envelope = parse_command(command)
+        """Run one command as `actor` in a durable transaction of its own; InvalidInput for a
+        malformed one (nothing recorded)."""
+        [result] = self.execute_many(book, actor, [command])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def execute_many(
+        self, book: str, actor: str, commands: Sequence[object]
+    ) -> list[Outcome | InvalidInput | NotFound]:
+        """Run commands in order in ONE transaction (group commit, for files and replays): each
+        is decided on the state its predecessors left, and answered once all are durable. A
+        malformed command gets its error in its place and records nothing."""
         account = self.accounts.get(actor)
         if account is None:
             raise NotFound(f"no account {actor!r}: `armory user add` creates one")
         self.ledger.book(book)
-        failures = self._check_pins(envelope)
-        references = self._references(book, envelope)
-        outcome: dict[str, Any] = {}
+        prepared = [self._prepare(book, command) for command in commands]
+        batch = _Batch(book, actor, account.is_admin, prepared)
+        appended = self.ledger.transact(book, lambda w, size, time: batch.run(self, w, size, time))
+        if batch.state is not None:
+            with self._lock:
+                self._states[book] = batch.state
+        if appended is None:
+            return [r for r in batch.results if not isinstance(r, _Decided)]
+        note, size = appended.checkpoint.note, appended.checkpoint.size
+        return [
+            _answer(result, note, size) if isinstance(result, _Decided) else result
+            for result in batch.results
+        ]
 
-        def work(writer: BookWriter, size: int, time: str) -> list[Draft]:
-            state = self._state(book, writer)
-            ctx = Context(
-                book=book,
-                actor=actor,
-                time=time,
-                next_index=size,
-                is_admin=account.is_admin,
-                pin_failures=failures,
-                references=references,
-            )
-            try:
-                events = decide(state, envelope, ctx)
-                outcome["refused"] = None
-            except Refused as refused:
-                events = [_refusal_event(envelope, refused), *refused.events]
-                outcome["refused"] = refused
-            new_state = state
-            terms: list[tuple[str, int]] = []
-            for offset, event in enumerate(events):
-                recorded = Recorded(size + offset, time, actor, event.type, event.data)
-                new_state = evolve(new_state, recorded)
-                terms.extend((term, size + offset) for term in named_items(event.data))
-            writer.save_projections(changed_documents(state, new_state))
-            writer.index_items(terms)
-            outcome["state"] = new_state
-            return [Draft.of(actor, event.type, dict(event.data)) for event in events]
-
-        appended = self.ledger.transact(book, work)
-        with self._lock:
-            self._states[book] = outcome["state"]
-        return _outcome(
-            appended.entries,
-            appended.checkpoint.note,
-            appended.checkpoint.size,
-            outcome["refused"],
-            outcome["state"],
-        )
+    def _prepare(self, book: str, command: object) -> _Prepared | InvalidInput | NotFound:
+        """Parse a command and do what is done outside the lock: PINs, referenced entries."""
+        try:
+            envelope = parse_command(command)
+            return _Prepared(envelope, self._check_pins(envelope), self._references(book, envelope))
+        except (InvalidInput, NotFound) as problem:
+            return problem
 
     def _check_pins(self, envelope: Envelope) -> frozenset[str]:
         failures: set[str] = set()
@@ -157,7 +147,7 @@ class CommandService:
 
     # State
 
-    def _state(self, book: str, writer: BookWriter) -> BookState:
+    def load_state(self, book: str, writer: BookWriter) -> BookState:
         """The book's state at the writer's size: cached, or loaded, then caught up."""
         with self._lock:
             state = self._states.get(book)
@@ -217,6 +207,105 @@ class CommandService:
         return current, same
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A parsed command with what was checked outside the lock."""
+
+    envelope: Envelope
+    pin_failures: frozenset[str]
+    references: dict[tuple[str, int], Recorded]
+
+
+class _Batch:
+    """Commands decided one after the other inside one transaction."""
+
+    def __init__(
+        self,
+        book: str,
+        actor: str,
+        is_admin: bool,
+        prepared: list[_Prepared | InvalidInput | NotFound],
+    ) -> None:
+        self.book = book
+        self.actor = actor
+        self.is_admin = is_admin
+        self.prepared = prepared
+        self.results: list[_Decided | InvalidInput | NotFound] = []
+        self.state: BookState | None = None
+
+    def run(self, service: CommandService, writer: BookWriter, size: int, time: str) -> list[Draft]:
+        self.results = []  # a retried transaction starts over
+        start = state = service.load_state(self.book, writer)
+        drafts: list[Draft] = []
+        terms: list[tuple[str, int]] = []
+        for item in self.prepared:
+            if not isinstance(item, _Prepared):
+                self.results.append(item)
+                continue
+            index = size + len(drafts)
+            try:
+                events, refused = self._decide(state, item, index, time)
+            except InvalidInput as problem:
+                self.results.append(problem)
+                continue
+            for offset, event in enumerate(events):
+                position = index + offset
+                state = evolve(state, Recorded(position, time, self.actor, event.type, event.data))
+                terms.extend((term, position) for term in named_items(event.data))
+                drafts.append(Draft.of(self.actor, event.type, dict(event.data)))
+            self.results.append(_Decided(index, tuple(e.type for e in events), refused))
+        writer.save_projections(changed_documents(start, state))
+        writer.index_items(terms)
+        self.state = state
+        return drafts
+
+    def _decide(
+        self, state: BookState, item: _Prepared, index: int, time: str
+    ) -> tuple[list[Event], Refused | None]:
+        ctx = Context(
+            book=self.book,
+            actor=self.actor,
+            time=time,
+            next_index=index,
+            is_admin=self.is_admin,
+            pin_failures=item.pin_failures,
+            references=item.references,
+        )
+        try:
+            return decide(state, item.envelope, ctx), None
+        except Refused as refusal:
+            return [_refusal_event(item.envelope, refusal), *refusal.events], refusal
+
+
+@dataclass(frozen=True)
+class _Decided:
+    index: int
+    types: tuple[str, ...]
+    refused: Refused | None
+
+
+def _answer(decided: _Decided, checkpoint: str, size: int) -> Outcome:
+    if decided.refused is None:
+        events = tuple(
+            {"index": decided.index + n, "type": kind} for n, kind in enumerate(decided.types)
+        )
+        return Outcome(True, events, checkpoint=checkpoint, size=size)
+    refused = decided.refused
+    incident = next(
+        (e.data["incident"] for e in refused.events if e.type == "incident_opened"), None
+    )
+    message = f"{refused.message}. {Rule(refused.rule).next_step}"
+    return Outcome(
+        False,
+        rule=refused.rule.value,
+        message=message,
+        index=decided.index,
+        incident=incident,
+        checkpoint=checkpoint,
+        size=size,
+    )
+
+
 def _recorded(entry: Entry) -> Recorded:
     return Recorded(entry.index, entry.time, entry.actor, entry.type, entry.data)
 
@@ -240,29 +329,3 @@ def _drop_pins(value: Any) -> Any:
     if isinstance(value, list):
         return [_drop_pins(item) for item in value]
     return value
-
-
-def _outcome(
-    entries: Sequence[tuple[int, str]],
-    checkpoint: str,
-    size: int,
-    refused: Refused | None,
-    state: BookState,
-) -> Outcome:
-    if refused is None:
-        events = tuple({"index": index, "type": kind} for index, kind in entries)
-        return Outcome(True, events, checkpoint=checkpoint, size=size)
-    index = entries[0][0]
-    incident = next(
-        (e.data["incident"] for e in refused.events if e.type == "incident_opened"), None
-    )
-    message = f"{refused.message}. {Rule(refused.rule).next_step}"
-    return Outcome(
-        False,
-        rule=refused.rule.value,
-        message=message,
-        index=index,
-        incident=incident,
-        checkpoint=checkpoint,
-        size=size,
-    )

@@ -173,14 +173,16 @@ class LedgerService:
 
     def transact(
         self, book: str, work: Callable[[BookWriter, int, str], Sequence[Draft]]
-    ) -> Appended:
+    ) -> Appended | None:
         """Run `work` inside the book's append transaction and append the drafts it returns.
 
         `work` gets the locked book's writer, its size and the time the entries will carry; it
         may read the book and write projections through the writer, all in one transaction.
-        Whatever it raises rolls everything back.
+        Whatever it raises rolls everything back. None when it returned no drafts (what else
+        it wrote is committed).
         """
-        return self._append(book, work)
+        appended = self._append(book, work)
+        return appended if appended.entries else None
 
     def hold(self, book: str, work: Callable[[BookWriter], T]) -> T:
         """Run `work` under the book's append lock, appending nothing, and commit what it wrote
@@ -201,7 +203,7 @@ class LedgerService:
             if callable(drafts):
                 drafts = drafts(writer, writer.size, time)
                 if not drafts:
-                    raise InvalidInput("nothing to append")
+                    return Appended((), SignedCheckpoint(writer.size, b"", ""))
             frontier = self._frontier(book, writer.size, writer.read_nodes)
             if unsaved is not None:
                 writer.keep_checkpoint(*unsaved)

@@ -44,6 +44,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(proof_app, name="proof")
 
 PROGRESS_FROM = 1000  # lines: a file this long shows a progress bar on stderr
+DO_BATCH = 500  # commands per transaction in `armory do`: answered once durable, together
 
 DataDir = Annotated[
     Path | None,
@@ -227,33 +228,53 @@ def do(
         if armory.accounts.get(person) is None:
             raise NotFound(f"no account {person!r}: `armory user add` creates one")
         armory.ledger.book(book)
-        lines = _lines(source)
         total = _count_lines(source)
         with _progress(total) as advance:
-            for number, line in enumerate(lines, start=1):
-                advance()
-                if not line.strip():
-                    continue
-                answer = _run_line(armory, book, person, line, number)
-                malformed += "error" in answer
-                typer.echo(json.dumps(answer, ensure_ascii=False))
+            for chunk in _chunks(_lines(source), DO_BATCH):
+                for answer in _run_chunk(armory, book, person, chunk):
+                    advance()
+                    malformed += "error" in answer
+                    typer.echo(json.dumps(answer, ensure_ascii=False))
     finally:
         armory.close()
     if malformed:
         raise typer.Exit(code=1)
 
 
-def _run_line(
-    armory: bootstrap.Armory, book: str, person: str, line: str, number: int
-) -> dict[str, Any]:
-    try:
-        command = json.loads(line)
-    except ValueError as problem:
-        return {"ok": False, "error": f"line {number} is not JSON: {problem}"}
-    try:
-        return armory.commands.execute(book, person, command).to_json()
-    except (InvalidInput, NotFound) as problem:
-        return {"ok": False, "error": f"line {number}: {problem.message}"}
+def _chunks(lines: Iterator[str], size: int) -> Iterator[list[tuple[int, str]]]:
+    """Numbered non-empty lines, in groups of `size` (one group commit each)."""
+    chunk: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            chunk.append((number, line))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _run_chunk(
+    armory: bootstrap.Armory, book: str, person: str, chunk: list[tuple[int, str]]
+) -> list[dict[str, Any]]:
+    """Answers for a group of lines, committed together; each answer in its line's place."""
+    answers: dict[int, dict[str, Any]] = {}
+    commands: list[object] = []
+    numbers: list[int] = []
+    for number, line in chunk:
+        try:
+            commands.append(json.loads(line))
+            numbers.append(number)
+        except ValueError as problem:
+            answers[number] = {"ok": False, "error": f"line {number} is not JSON: {problem}"}
+    if commands:
+        results = armory.commands.execute_many(book, person, commands)
+        for number, result in zip(numbers, results, strict=True):
+            if isinstance(result, Exception):
+                answers[number] = {"ok": False, "error": f"line {number}: {result.message}"}
+            else:
+                answers[number] = result.to_json()
+    return [answers[number] for number, _ in chunk]
 
 
 def _count_lines(source: str) -> int | None:
