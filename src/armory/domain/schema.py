@@ -171,15 +171,26 @@ def _date(value: object, where: str) -> str:
     return value
 
 
+@cache
+def _json_fields(cls: Any) -> tuple[tuple[str, str, bool], ...]:
+    return tuple(
+        (f.name, json_name(f), bool(f.metadata.get("omit_none", False)))
+        for f in dataclasses.fields(cls)
+    )
+
+
 def to_json(value: object) -> Any:
     """The JSON value of a dataclass (or of values made of them), member names as in JSON."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    cls = type(value)
+    if hasattr(cls, "__dataclass_fields__"):
         out: dict[str, Any] = {}
-        for field in dataclasses.fields(value):
-            item = getattr(value, field.name)
-            if item is None and field.metadata.get("omit_none", False):
+        for attribute, name, omit_none in _json_fields(cls):
+            item = getattr(value, attribute)
+            if item is None and omit_none:
                 continue
-            out[json_name(field)] = to_json(item)
+            out[name] = to_json(item)
         return out
     if isinstance(value, tuple | list):
         return [to_json(item) for item in value]

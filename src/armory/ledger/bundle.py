@@ -3,6 +3,21 @@
 A bundle is a zip holding `checkpoint` (the signed note), `log.vkey` (the verifier key),
 `entries.jsonl` (one canonical entry per line, in index order), `leaves` (the 32-byte leaf
 hashes, an aid to name a bad entry), `attachments/<sha256>` and `README.txt`.
+
+The zip has one canonical layout, so that no byte of it goes unchecked and any change to it is
+refused (PKWARE APPNOTE.TXT 6.3.10 section numbers below):
+
+- the members are stored uncompressed (method 0, 4.4.5), in the order checkpoint, log.vkey,
+  entries.jsonl, leaves, attachments/* sorted by name, README.txt, end to end from byte 0;
+- every header field has one fixed value except a member's name, size, CRC-32 and offset:
+  1980-01-01 00:00:00, made on Unix with mode 0644, no flags, no comments, no data descriptors;
+- every member carries a zip64 field (4.5.3) and the directory ends with the zip64 end records
+  (4.3.14, 4.3.15), whatever the sizes: one layout for every bundle, rather than a second one
+  that only a bundle over 4 GiB would ever exercise.
+
+A verifier reads each member's name, size and CRC-32 from its local header, rebuilds the headers
+and directory those call for and compares them with the file byte for byte; each member's
+content must match its CRC-32, which catches every change of up to 32 consecutive bits.
 """
 
 from __future__ import annotations
@@ -10,8 +25,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import zipfile
-from collections.abc import Iterable
+import re
+import shutil
+import struct
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import BinaryIO
@@ -22,13 +41,94 @@ from armory.ledger.entry import ENTRY_KEYS, OPTIONAL_KEYS, TIME_PATTERN
 from armory.ledger.merkle import HASH_SIZE, Frontier, root_of
 from armory.ledger.note import VerifierKey
 
+# The canonical order of the members; attachments/<sha256> go between leaves and README.txt.
+_LEADING_MEMBERS = ("checkpoint", "log.vkey", "entries.jsonl", "leaves")
 REQUIRED_FILES = ("checkpoint", "log.vkey", "entries.jsonl", "README.txt")
+_ATTACHMENT = re.compile(r"attachments/[0-9a-f]{64}\Z")
+_MAX_NOTE_SIZE = 1 << 16  # checkpoint and log.vkey are a few hundred bytes
+_CHUNK_SIZE = 1 << 20
+_ENTRY_KEYS_WITH_REFS = ENTRY_KEYS | OPTIONAL_KEYS
+
+# APPNOTE.TXT: the one value of each fixed header field.
+_ZIP_VERSION = 45  # 4.4.3.2: version 4.5, the one that brought zip64
+_MADE_BY = 3 << 8 | _ZIP_VERSION  # 4.4.2: made on Unix, so the attributes are a Unix mode
+_FILE_MODE = 0o100644 << 16  # 4.4.15: a regular file, rw-r--r--
+_DOS_DATE = 1 << 5 | 1  # 4.4.6: 1980-01-01, the earliest date a zip can hold; time 00:00:00
+_IN_ZIP64 = 0xFFFFFFFF  # 4.4.8, 4.4.16: "the value is in the zip64 field"
+_LOCAL = struct.Struct("<4s5H3L2H")  # 4.3.7 local file header
+_LOCAL_ZIP64 = struct.Struct("<2H2Q")  # 4.5.3: id 1, length, size, compressed size
+_CENTRAL = struct.Struct("<4s6H3L5H2L")  # 4.3.12 central directory file header
+_CENTRAL_ZIP64 = struct.Struct("<2H3Q")  # 4.5.3: the sizes, then the local header's offset
+_ZIP64_END = struct.Struct("<4sQ2H2L4Q")  # 4.3.14 zip64 end of central directory record
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")  # 4.3.15
+_END = struct.Struct("<4s4H2LH")  # 4.3.16 end of central directory record
 
 
 def readme(origin: str, size: int, book: str, exported_at: str) -> str:
     """The README.txt of a bundle: what it is and how to verify it by hand."""
     template = resources.files("armory.ledger").joinpath("bundle_readme.txt").read_text("utf-8")
     return template.format(origin=origin, size=size, book=book, exported_at=exported_at)
+
+
+# The canonical zip layout
+
+
+def _local_header(name: bytes, size: int, crc: int) -> bytes:
+    fixed = (_ZIP_VERSION, 0, 0, 0, _DOS_DATE)  # version needed, flags, method, time, date
+    head = _LOCAL.pack(b"PK\x03\x04", *fixed, crc, _IN_ZIP64, _IN_ZIP64, len(name), 20)
+    return head + name + _LOCAL_ZIP64.pack(1, 16, size, size)
+
+
+def _directory_record(name: bytes, size: int, crc: int, offset: int) -> bytes:
+    fixed = (_MADE_BY, _ZIP_VERSION, 0, 0, 0, _DOS_DATE)
+    head = _CENTRAL.pack(
+        b"PK\x01\x02", *fixed, crc, _IN_ZIP64, _IN_ZIP64, len(name), 28, 0, 0, 0, _FILE_MODE,
+        _IN_ZIP64,
+    )  # fmt: skip
+    return head + name + _CENTRAL_ZIP64.pack(1, 24, size, size, offset)
+
+
+def _end_records(count: int, directory_at: int, directory_size: int) -> bytes:
+    """The zip64 end record, its locator, then the classic end record holding each value that
+    fits in its field, and all ones for one that does not (4.4.1.4)."""
+    zip64_end_at = directory_at + directory_size
+    short_count = min(count, 0xFFFF)
+    return (
+        _ZIP64_END.pack(
+            b"PK\x06\x06", 44, _MADE_BY, _ZIP_VERSION, 0, 0, count, count, directory_size,
+            directory_at,
+        )
+        + _ZIP64_LOCATOR.pack(b"PK\x06\x07", 0, zip64_end_at, 1)
+        + _END.pack(
+            b"PK\x05\x06", 0, 0, short_count, short_count, min(directory_size, _IN_ZIP64),
+            min(directory_at, _IN_ZIP64), 0,
+        )
+    )  # fmt: skip
+
+
+class _CanonicalZipWriter:
+    """Writes members, in the order given, as the canonical layout; never seeks `out`."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.position = 0
+        self.directory: list[bytes] = []
+
+    def add(self, name: str, content: bytes) -> None:
+        self.add_file(name, io.BytesIO(content), len(content), zlib.crc32(content))
+
+    def add_file(self, name: str, source: BinaryIO, size: int, crc: int) -> None:
+        raw_name = name.encode("ascii")
+        header = _local_header(raw_name, size, crc)
+        self.out.write(header)
+        shutil.copyfileobj(source, self.out, _CHUNK_SIZE)
+        self.directory.append(_directory_record(raw_name, size, crc, self.position))
+        self.position += len(header) + size
+
+    def finish(self) -> None:
+        directory = b"".join(self.directory)
+        self.out.write(directory)
+        self.out.write(_end_records(len(self.directory), self.position, len(directory)))
 
 
 def write_bundle(
@@ -40,22 +140,44 @@ def write_bundle(
     readme: str,
     attachments: Iterable[tuple[str, bytes]] = (),
 ) -> None:
-    """Write a bundle from (entry bytes, leaf hash) pairs in index order."""
+    """Write a bundle from (entry bytes, leaf hash) pairs in index order.
+
+    The same arguments always give the same bytes. `rows` is read once: entries.jsonl is
+    spooled to a temporary file, since its size and CRC-32 go in the header before it.
+    """
     leaves = bytearray()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        zf.writestr("checkpoint", checkpoint_note)
-        zf.writestr("log.vkey", vkey + "\n")
-        with zf.open("entries.jsonl", "w", force_zip64=True) as entries:
-            buffer = io.BufferedWriter(entries, buffer_size=1 << 20)
-            for body, leaf in rows:
-                buffer.write(body)
-                buffer.write(b"\n")
-                leaves += leaf
-            buffer.flush()
-        zf.writestr("leaves", bytes(leaves), compress_type=zipfile.ZIP_STORED)
-        for digest, content in attachments:
-            zf.writestr(f"attachments/{digest}", content)
-        zf.writestr("README.txt", readme)
+    with tempfile.TemporaryFile() as spool:
+        size = crc = 0
+        lines: list[bytes] = []
+        for body, leaf in rows:
+            lines.append(body)
+            leaves += leaf
+            if len(lines) == 4096:
+                size, crc = _spool(spool, lines, size, crc)
+        size, crc = _spool(spool, lines, size, crc)
+        spool.seek(0)
+        zip_file = _CanonicalZipWriter(out)
+        zip_file.add("checkpoint", checkpoint_note.encode("utf-8"))
+        zip_file.add("log.vkey", f"{vkey}\n".encode())
+        zip_file.add_file("entries.jsonl", spool, size, crc)
+        zip_file.add("leaves", bytes(leaves))
+        for digest, content in sorted(dict(attachments).items()):
+            zip_file.add(f"attachments/{digest}", content)
+        zip_file.add("README.txt", readme.encode("utf-8"))
+        zip_file.finish()
+
+
+def _spool(spool: BinaryIO, lines: list[bytes], size: int, crc: int) -> tuple[int, int]:
+    """Append the lines, each ending in a newline; return the new size and CRC-32."""
+    if not lines:
+        return size, crc
+    chunk = b"\n".join(lines) + b"\n"
+    lines.clear()
+    spool.write(chunk)
+    return size + len(chunk), zlib.crc32(chunk, crc)
+
+
+# Verification
 
 
 @dataclass(frozen=True)
@@ -70,6 +192,12 @@ class BundleReport:
     consistent_with: int | None
 
 
+@dataclass(frozen=True)
+class _Member:
+    at: int  # where its content starts
+    size: int
+
+
 def verify_bundle(
     source: BinaryIO, trusted: VerifierKey | None = None, old_note: str | None = None
 ) -> BundleReport:
@@ -77,74 +205,25 @@ def verify_bundle(
 
     `trusted` pins the key the investigator trusts; without it the bundle's own key is used
     (and the report says so). `old_note` is a checkpoint the investigator already holds: the
-    bundle must extend it.
+    bundle must extend it. `source` must be seekable.
     """
     try:
-        with zipfile.ZipFile(source) as zf:
-            return _verify_open_bundle(zf, trusted, old_note)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as problem:
-        raise VerificationFailed(f"the bundle is not a readable zip file: {problem}") from None
-
-
-def _read_text(zf: zipfile.ZipFile, name: str) -> str:
-    try:
-        return zf.read(name).decode("utf-8")
-    except KeyError:
-        raise VerificationFailed(f"the bundle has no {name} file") from None
-    except UnicodeDecodeError:
-        raise VerificationFailed(f"the bundle's {name} is not UTF-8 text") from None
-
-
-def _verify_open_bundle(
-    zf: zipfile.ZipFile, trusted: VerifierKey | None, old_note: str | None
-) -> BundleReport:
-    names = set(zf.namelist())
-    for required in REQUIRED_FILES:
-        if required not in names:
-            raise VerificationFailed(f"the bundle has no {required} file")
-    key, checkpoint, book = _signed_head(zf, trusted)
-    old = _old_checkpoint(old_note, key, checkpoint) if old_note is not None else None
-    old_root: bytes | None = None
-
-    frontier = Frontier()
-    leaf_hashes: list[bytes] = []
-    with zf.open("entries.jsonl") as stream:
-        for index, line in enumerate(stream):
-            if index >= checkpoint.size:
-                raise VerificationFailed(
-                    f"the bundle holds more entries than the {checkpoint.size} its checkpoint "
-                    "signs",
-                    index,
-                )
-            if not line.endswith(b"\n"):
-                raise VerificationFailed(
-                    f"entry {index} is cut short: the file is truncated", index
-                )
-            body = line[:-1]
-            _check_entry_shape(body, index, book)
-            leaf = hashlib.sha256(b"\x00" + body).digest()
-            leaf_hashes.append(leaf)
-            frontier.append(leaf)
-            if old is not None and frontier.size == old.size:
-                old_root = frontier.root()
-    if frontier.size != checkpoint.size:
-        raise VerificationFailed(
-            f"the checkpoint signs {checkpoint.size} entries but the bundle holds "
-            f"{frontier.size}: entry {frontier.size} is missing",
-            frontier.size,
+        members = _read_canonical_zip(source)
+        key, checkpoint, book = _signed_head(source, members, trusted)
+        old = _old_checkpoint(old_note, key, checkpoint) if old_note is not None else None
+        count, leaves, root, old_root = _read_entries(
+            source, members["entries.jsonl"], book, checkpoint.size, old
         )
-    if frontier.root() != checkpoint.root_hash:
-        _name_the_bad_entry(zf, leaf_hashes, checkpoint)
-    if old is not None and old_root != old.root_hash:
-        raise VerificationFailed(
-            f"the log was rewritten: its first {old.size} entries do not match the checkpoint "
-            "you hold"
-        )
-    for name in names:
-        if name.startswith("attachments/"):
-            digest = hashlib.sha256(zf.read(name)).hexdigest()
-            if name.removeprefix("attachments/") != digest:
-                raise VerificationFailed(f"attachment {name} does not match its hash")
+        if count != checkpoint.size or root != checkpoint.root_hash:
+            raise _mismatch(source, members.get("leaves"), count, leaves, root, checkpoint)
+        if old is not None and old_root != old.root_hash:
+            raise VerificationFailed(
+                f"the log was rewritten: its first {old.size} entries do not match the "
+                "checkpoint you hold"
+            )
+        _check_attachments(source, members)
+    except OSError as problem:
+        raise VerificationFailed(f"the bundle could not be read: {problem}") from None
     return BundleReport(
         book=book,
         size=checkpoint.size,
@@ -155,12 +234,116 @@ def _verify_open_bundle(
     )
 
 
+def _read_canonical_zip(source: BinaryIO) -> dict[str, _Member]:
+    """The members by name, once the file is checked to be exactly the canonical layout of
+    those members and each member's content to match its CRC-32."""
+    end = source.seek(0, io.SEEK_END)
+    members: dict[str, _Member] = {}
+    directory: list[bytes] = []
+    position = 0
+    last_place = (-1, "")
+    while True:
+        source.seek(position)
+        head = source.read(_LOCAL.size)
+        if len(head) < _LOCAL.size or head[:4] != b"PK\x03\x04":
+            break  # the directory, checked below
+        (crc,) = struct.unpack_from("<L", head, 14)
+        (name_length,) = struct.unpack_from("<H", head, 26)
+        raw_name = source.read(name_length)
+        zip64 = source.read(_LOCAL_ZIP64.size)
+        size = int.from_bytes(zip64[4:12], "little")
+        header = _local_header(raw_name, size, crc)
+        _require_canonical(head + raw_name + zip64, header, position)
+        name = raw_name.decode("ascii", "backslashreplace")
+        place = _place(name)
+        if place <= last_place:
+            raise VerificationFailed(
+                f"the bundle's {name} is out of the canonical order of its files, or there "
+                "twice: the zip was altered"
+            )
+        last_place = place
+        at = position + len(header)
+        if at + size > end:
+            raise VerificationFailed(f"the bundle's {name} is cut short: the file is truncated")
+        if _crc_of(source, _Member(at, size)) != crc:
+            raise VerificationFailed(
+                f"the bundle's {name} does not match its CRC-32: the file was damaged or altered"
+            )
+        members[name] = _Member(at, size)
+        directory.append(_directory_record(raw_name, size, crc, position))
+        position = at + size
+    if not members:
+        raise VerificationFailed(
+            "the file is not an evidence bundle, or its zip structure was altered: it does not "
+            "start with a zip member header"
+        )
+    records = b"".join(directory)
+    expected = records + _end_records(len(members), position, len(records))
+    source.seek(position)
+    _require_canonical(source.read(len(expected) + 1), expected, position)
+    for required in REQUIRED_FILES:
+        if required not in members:
+            raise VerificationFailed(f"the bundle has no {required} file")
+    return members
+
+
+def _place(name: str) -> tuple[int, str]:
+    """Where a member goes in the canonical order; a name no bundle holds is refused."""
+    if name in _LEADING_MEMBERS:
+        return _LEADING_MEMBERS.index(name), ""
+    if _ATTACHMENT.match(name):
+        return len(_LEADING_MEMBERS), name
+    if name == "README.txt":
+        return len(_LEADING_MEMBERS) + 1, ""
+    raise VerificationFailed(f"the bundle holds an unexpected file {name!r:.80}")
+
+
+def _require_canonical(actual: bytes, expected: bytes, offset: int) -> None:
+    if actual != expected:
+        differs = next(
+            (i for i, (a, b) in enumerate(zip(actual, expected, strict=False)) if a != b),
+            min(len(actual), len(expected)),
+        )
+        raise VerificationFailed(
+            f"the bundle's zip structure was altered or damaged: byte {offset + differs} "
+            "differs from the canonical layout"
+        )
+
+
+def _chunks(source: BinaryIO, member: _Member) -> Iterator[bytes]:
+    position, left = member.at, member.size
+    while left > 0:
+        source.seek(position)  # each time, so that other reads may come in between
+        chunk = source.read(min(left, _CHUNK_SIZE))
+        if not chunk:
+            raise VerificationFailed("the bundle file became shorter while it was read")
+        position, left = position + len(chunk), left - len(chunk)
+        yield chunk
+
+
+def _crc_of(source: BinaryIO, member: _Member) -> int:
+    crc = 0
+    for chunk in _chunks(source, member):
+        crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _read_text(source: BinaryIO, members: dict[str, _Member], name: str) -> str:
+    member = members[name]
+    if member.size > _MAX_NOTE_SIZE:
+        raise VerificationFailed(f"the bundle's {name} is {member.size} bytes, far too long")
+    try:
+        return b"".join(_chunks(source, member)).decode("utf-8")
+    except UnicodeDecodeError:
+        raise VerificationFailed(f"the bundle's {name} is not UTF-8 text") from None
+
+
 def _signed_head(
-    zf: zipfile.ZipFile, trusted: VerifierKey | None
+    source: BinaryIO, members: dict[str, _Member], trusted: VerifierKey | None
 ) -> tuple[VerifierKey, Checkpoint, str]:
     """The key to trust, the checkpoint it signed, and the book that checkpoint is of."""
     try:
-        bundled_key = VerifierKey.parse(_read_text(zf, "log.vkey").strip("\n"))
+        bundled_key = VerifierKey.parse(_read_text(source, members, "log.vkey").strip("\n"))
     except InvalidInput as problem:
         raise VerificationFailed(
             f"the bundle's log.vkey is not a verifier key: {problem}"
@@ -171,8 +354,8 @@ def _signed_head(
         )
     key = trusted or bundled_key
     try:
-        checkpoint = open_checkpoint(_read_text(zf, "checkpoint"), key)
-    except InvalidInput as problem:
+        checkpoint = open_checkpoint(_read_text(source, members, "checkpoint"), key)
+    except (InvalidInput, VerificationFailed) as problem:
         raise VerificationFailed(f"the bundle's checkpoint is not valid: {problem}") from None
     prefix = f"{key.name}/"
     if not checkpoint.origin.startswith(prefix):
@@ -185,7 +368,7 @@ def _signed_head(
 def _old_checkpoint(note: str, key: VerifierKey, current: Checkpoint) -> Checkpoint:
     try:
         old = open_checkpoint(note, key)
-    except InvalidInput as problem:
+    except (InvalidInput, VerificationFailed) as problem:
         raise VerificationFailed(f"the checkpoint you hold is not valid: {problem}") from None
     if old.origin != current.origin:
         raise VerificationFailed(
@@ -201,41 +384,156 @@ def _old_checkpoint(note: str, key: VerifierKey, current: Checkpoint) -> Checkpo
     return old
 
 
-def _check_entry_shape(body: bytes, index: int, book: str) -> None:
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise VerificationFailed(f"entry {index} is not valid JSON", index) from None
-    if not isinstance(value, dict):
-        raise VerificationFailed(f"entry {index} is not a JSON object", index)
-    keys = value.keys()
-    if not keys >= ENTRY_KEYS or keys - ENTRY_KEYS - OPTIONAL_KEYS:
-        raise VerificationFailed(f"entry {index} does not have the members of an entry", index)
-    if value["index"] != index or type(value["index"]) is not int:
+def _read_entries(
+    source: BinaryIO, member: _Member, book: str, size: int, old: Checkpoint | None
+) -> tuple[int, bytes, bytes, bytes | None]:
+    """Check every line of entries.jsonl. Return how many there are, the leaf hashes of the
+    first `size` (concatenated), the root of those, and the root of the first `old.size`."""
+    sha256 = hashlib.sha256  # bound locally: the loop below runs once per entry
+    check = _check_entry_shape
+    frontier = Frontier()
+    leaves = bytearray()
+    old_root: bytes | None = None
+    index = 0
+    rest = b""
+    for chunk in _chunks(source, member):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        hashes: list[bytes] = []
+        for line in lines:
+            check(line, index, book)
+            if index < size:
+                hashes.append(sha256(b"\x00" + line).digest())
+            index += 1
+        leaves += b"".join(hashes)
+        if old is not None and frontier.size < old.size <= frontier.size + len(hashes):
+            cut = old.size - frontier.size  # the old tree ends in this chunk: note its root
+            frontier.extend(hashes[:cut])
+            old_root = frontier.root()
+            hashes = hashes[cut:]
+        frontier.extend(hashes)
+    if rest:
         raise VerificationFailed(
-            f"entry {index} says it is entry {value['index']}: entries were moved or inserted",
-            index,
+            f"entry {index} is cut short: the last line of entries.jsonl has no newline", index
         )
-    if value["book"] != book:
-        raise VerificationFailed(f"entry {index} belongs to book {value['book']!r}", index)
-    time = value["time"]
-    if not isinstance(time, str) or not TIME_PATTERN.match(time):
-        raise VerificationFailed(f"entry {index} has no valid time", index)
+    return index, bytes(leaves), frontier.root(), old_root
 
 
-def _name_the_bad_entry(zf: zipfile.ZipFile, computed: list[bytes], checkpoint: Checkpoint) -> None:
-    """The entries do not give the signed root: use the listed leaves, if they are the signed
-    ones, to say which entry changed."""
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+# Python's decoder also reads NaN and Infinity, which are not JSON (RFC 8259 §6).
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _check_entry_shape(body: bytes, index: int, book: str) -> None:
+    """Entry `index` of `book` is a JSON object with the members of an entry (SPEC §6), each of
+    its type; its index is its line number. Raise VerificationFailed naming what is wrong."""
     try:
-        listed = zf.read("leaves")
-    except KeyError:
-        listed = b""
-    if len(listed) == HASH_SIZE * checkpoint.size:
-        hashes = [listed[i : i + HASH_SIZE] for i in range(0, len(listed), HASH_SIZE)]
-        if root_of(hashes) == checkpoint.root_hash:
-            for index, (ours, theirs) in enumerate(zip(computed, hashes, strict=True)):
-                if ours != theirs:
-                    raise VerificationFailed(
-                        f"entry {index} does not match the signed tree: it was altered", index
-                    )
-    raise VerificationFailed("the entries do not match the signed checkpoint")
+        text = body.decode("utf-8")
+        value, end = _JSON.raw_decode(text)  # nothing may surround the value: see `end`
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise VerificationFailed(f"entry {index} is not valid JSON", index) from None
+    # The common case in one expression, as this runs once per entry: a dict lookup that finds
+    # nothing gives None, which no test below accepts, so six members pass only if all are there.
+    if (
+        end == len(text)
+        and type(value) is dict
+        and value.get("index") == index
+        and type(value["index"]) is int
+        and value.get("book") == book
+        and type(value.get("actor")) is str
+        and type(value.get("type")) is str
+        and type(value.get("data")) is dict
+        and type(value.get("time")) is str
+        and TIME_PATTERN.match(value["time"])
+        and (len(value) == 6 or (len(value) == 7 and _are_refs(value.get("refs"))))
+    ):
+        return
+    raise _entry_problem(value, end == len(text), index, book)
+
+
+def _are_refs(refs: object) -> bool:
+    return type(refs) is list and all(type(ref) is dict for ref in refs)
+
+
+def _entry_problem(value: object, whole: bool, index: int, book: str) -> VerificationFailed:
+    """Why `_check_entry_shape` refused a parsed entry, in words."""
+    problem = "it is not a well-formed entry"
+    if not whole:
+        problem = "it is not one JSON value"
+    elif type(value) is not dict:
+        problem = "it is not a JSON object"
+    elif value.keys() != ENTRY_KEYS and value.keys() != _ENTRY_KEYS_WITH_REFS:
+        problem = "it does not have the members of an entry"
+    elif type(value["index"]) is not int or value["index"] != index:
+        problem = f"it says it is entry {value['index']!r:.40}: entries were moved or inserted"
+    elif value["book"] != book:
+        problem = f"it belongs to book {value['book']!r:.80}"
+    elif type(value["actor"]) is not str or type(value["type"]) is not str:
+        problem = "its actor or type is not text"
+    elif type(value["data"]) is not dict:
+        problem = "its data is not a JSON object"
+    elif not _are_refs(value.get("refs", [])):
+        problem = "its refs are not JSON objects"
+    elif type(value["time"]) is not str or not TIME_PATTERN.match(value["time"]):
+        problem = "it has no valid time"
+    return VerificationFailed(f"entry {index} is malformed: {problem}", index)
+
+
+def _hashes(concatenated: bytes) -> Iterator[bytes]:
+    for start in range(0, len(concatenated), HASH_SIZE):
+        yield concatenated[start : start + HASH_SIZE]
+
+
+def _mismatch(
+    source: BinaryIO,
+    member: _Member | None,
+    count: int,
+    computed: bytes,
+    root: bytes,
+    checkpoint: Checkpoint,
+) -> VerificationFailed:
+    """The entries do not give the signed size and root: say which entry is at fault, using the
+    listed leaves if, and only if, they reproduce the signed root. `computed` are the leaf
+    hashes of the first (up to) `checkpoint.size` entries and `root` is their root."""
+    size = checkpoint.size
+    if count > size and root == checkpoint.root_hash:
+        return VerificationFailed(
+            f"the bundle holds {count} entries but its checkpoint signs only {size}: "
+            f"entry {size} onward is not covered by the signature",
+            size,
+        )
+    listed = b""
+    if member is not None and member.size == HASH_SIZE * size:
+        listed = b"".join(_chunks(source, member))
+    if listed and root_of(_hashes(listed)) == checkpoint.root_hash:
+        for index in range(min(count, size)):
+            start = index * HASH_SIZE
+            if computed[start : start + HASH_SIZE] != listed[start : start + HASH_SIZE]:
+                return VerificationFailed(
+                    f"entry {index} does not match the signed tree: it was altered", index
+                )
+    if count < size:
+        return VerificationFailed(
+            f"the checkpoint signs {size} entries but the bundle holds {count}: "
+            f"entry {count} onward is missing",
+            count,
+        )
+    if count > size:
+        return VerificationFailed(
+            f"the bundle holds {count} entries but its checkpoint signs {size}, and the entries "
+            "do not match the signed checkpoint"
+        )
+    return VerificationFailed("the entries do not match the signed checkpoint")
+
+
+def _check_attachments(source: BinaryIO, members: dict[str, _Member]) -> None:
+    for name, member in members.items():
+        if name.startswith("attachments/"):
+            digest = hashlib.sha256()
+            for chunk in _chunks(source, member):
+                digest.update(chunk)
+            if name.removeprefix("attachments/") != digest.hexdigest():
+                raise VerificationFailed(f"attachment {name} does not match its hash")

@@ -194,6 +194,7 @@ class SqlLedgerStore:
         self._integrity_error: type[Exception] = dbapi.IntegrityError
         self._operational_error: type[Exception] = dbapi.OperationalError
         self._bases: dict[str, int] = {}
+        self._records: dict[str, BookRecord] = {}
         self._wal = WalCheckpointer(engine) if self.dialect == "sqlite" else None
 
     def close(self) -> None:
@@ -253,9 +254,16 @@ class SqlLedgerStore:
         return base
 
     def book(self, book: str) -> BookRecord | None:
+        # A book, once created, never changes and is never removed: found ones are remembered.
+        known = self._records.get(book)
+        if known is not None:
+            return known
         with self.engine.connect() as connection:
             row = connection.execute(select(*BOOK_COLUMNS).where(books.c.id == book)).first()
-        return BookRecord(**row._mapping) if row else None
+        if row is None:
+            return None
+        record = self._records[book] = BookRecord(**row._mapping)
+        return record
 
     def books(self) -> list[BookRecord]:
         with self.engine.connect() as connection:
