@@ -183,7 +183,7 @@ def to_json(value: object) -> Any:
     """The JSON value of a dataclass (or of values made of them), member names as in JSON."""
     if isinstance(value, str | int | float | bool) or value is None:
         return value
-    cls = type(value)
+    cls: Any = type(value)
     if hasattr(cls, "__dataclass_fields__"):
         out: dict[str, Any] = {}
         for attribute, name, omit_none in _json_fields(cls):
