@@ -75,17 +75,19 @@ def readme(origin: str, size: int, book: str, exported_at: str) -> str:
 
 def _local_header(name: bytes, size: int, crc: int) -> bytes:
     fixed = (_ZIP_VERSION, 0, 0, 0, _DOS_DATE)  # version needed, flags, method, time, date
-    head = _LOCAL.pack(b"PK\x03\x04", *fixed, crc, _IN_ZIP64, _IN_ZIP64, len(name), 20)
-    return head + name + _LOCAL_ZIP64.pack(1, 16, size, size)
+    extra = _LOCAL_ZIP64.size
+    head = _LOCAL.pack(b"PK\x03\x04", *fixed, crc, _IN_ZIP64, _IN_ZIP64, len(name), extra)
+    return head + name + _LOCAL_ZIP64.pack(1, extra - 4, size, size)
 
 
 def _directory_record(name: bytes, size: int, crc: int, offset: int) -> bytes:
     fixed = (_MADE_BY, _ZIP_VERSION, 0, 0, 0, _DOS_DATE)
+    extra = _CENTRAL_ZIP64.size
+    lengths = (len(name), extra, 0, 0, 0)  # name, extra field, comment; disk 0; no text flag
     head = _CENTRAL.pack(
-        b"PK\x01\x02", *fixed, crc, _IN_ZIP64, _IN_ZIP64, len(name), 28, 0, 0, 0, _FILE_MODE,
-        _IN_ZIP64,
-    )  # fmt: skip
-    return head + name + _CENTRAL_ZIP64.pack(1, 24, size, size, offset)
+        b"PK\x01\x02", *fixed, crc, _IN_ZIP64, _IN_ZIP64, *lengths, _FILE_MODE, _IN_ZIP64
+    )
+    return head + name + _CENTRAL_ZIP64.pack(1, extra - 4, size, size, offset)
 
 
 def _end_records(count: int, directory_at: int, directory_size: int) -> bytes:
@@ -247,11 +249,11 @@ def _read_canonical_zip(source: BinaryIO) -> dict[str, _Member]:
         head = source.read(_LOCAL.size)
         if len(head) < _LOCAL.size or head[:4] != b"PK\x03\x04":
             break  # the directory, checked below
-        (crc,) = struct.unpack_from("<L", head, 14)
-        (name_length,) = struct.unpack_from("<H", head, 26)
+        (crc,) = struct.unpack_from("<L", head, 14)  # 4.3.7: the CRC-32 is at byte 14,
+        (name_length,) = struct.unpack_from("<H", head, 26)  # the name's length at byte 26
         raw_name = source.read(name_length)
         zip64 = source.read(_LOCAL_ZIP64.size)
-        size = int.from_bytes(zip64[4:12], "little")
+        size = int.from_bytes(zip64[4:12], "little")  # the rest is checked against the rebuild
         header = _local_header(raw_name, size, crc)
         _require_canonical(head + raw_name + zip64, header, position)
         name = raw_name.decode("ascii", "backslashreplace")
@@ -389,22 +391,21 @@ def _read_entries(
 ) -> tuple[int, bytes, bytes, bytes | None]:
     """Check every line of entries.jsonl. Return how many there are, the leaf hashes of the
     first `size` (concatenated), the root of those, and the root of the first `old.size`."""
-    sha256 = hashlib.sha256  # bound locally: the loop below runs once per entry
+    sha256 = hashlib.sha256  # bound locally: the loops below run once per entry
     check = _check_entry_shape
     frontier = Frontier()
     leaves = bytearray()
     old_root: bytes | None = None
-    index = 0
+    count = 0
     rest = b""
     for chunk in _chunks(source, member):
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
-        hashes: list[bytes] = []
-        for line in lines:
+        for index, line in enumerate(lines, count):
             check(line, index, book)
-            if index < size:
-                hashes.append(sha256(b"\x00" + line).digest())
-            index += 1
+        signed = lines[: max(size - count, 0)]
+        count += len(lines)
+        hashes = [sha256(b"\x00" + line).digest() for line in signed]
         leaves += b"".join(hashes)
         if old is not None and frontier.size < old.size <= frontier.size + len(hashes):
             cut = old.size - frontier.size  # the old tree ends in this chunk: note its root
@@ -414,9 +415,9 @@ def _read_entries(
         frontier.extend(hashes)
     if rest:
         raise VerificationFailed(
-            f"entry {index} is cut short: the last line of entries.jsonl has no newline", index
+            f"entry {count} is cut short: the last line of entries.jsonl has no newline", count
         )
-    return index, bytes(leaves), frontier.root(), old_root
+    return count, bytes(leaves), frontier.root(), old_root
 
 
 def _reject_constant(name: str) -> None:

@@ -8,13 +8,14 @@ it is where the milliseconds are (docs/benchmarks.md), and it is three statement
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine, select
 
 from armory.adapters.sql.tables import (
     INDEX_BITS,
@@ -31,6 +32,7 @@ from armory.ledger.merkle import HASH_SIZE, NodeId, node_home
 from armory.services.ports import BookRecord
 
 READ_CHUNK = 5000
+NODE_CACHE_SIZE = 1_000_000  # tree nodes kept in memory (about 100 MB at most)
 ROW_BYTES_ESTIMATE = 512  # what a stored entry adds to the log, give or take: for checkpointing
 SQLITE_ROWS_PER_INSERT = 100  # measured best of 100, 500, 2000 rows per statement
 COPY_THRESHOLD = 200  # rows from which PostgreSQL gets them by COPY rather than INSERT
@@ -59,6 +61,9 @@ class _Sql:
             "INSERT INTO books (id, kind, name, created_at) VALUES (?, ?, ?, ?)"
         )
         self.copy_entries = "COPY entries (pos, body, hashes) FROM STDIN"
+        self.book_number = style("SELECT no FROM books WHERE id = ?")
+        self.book_record = style("SELECT id, kind, name, created_at FROM books WHERE id = ?")
+        self.nodes_prefix = "SELECT pos, hashes FROM entries WHERE pos IN ("
         self.entries_since = style(
             "SELECT pos, body, hashes FROM entries WHERE pos >= ? AND pos < ? ORDER BY pos"
         )
@@ -195,6 +200,8 @@ class SqlLedgerStore:
         self._operational_error: type[Exception] = dbapi.OperationalError
         self._bases: dict[str, int] = {}
         self._records: dict[str, BookRecord] = {}
+        self._nodes: dict[tuple[int, NodeId], bytes] = {}
+        self._nodes_lock = threading.Lock()
         self._wal = WalCheckpointer(engine) if self.dialect == "sqlite" else None
 
     def close(self) -> None:
@@ -243,14 +250,27 @@ class SqlLedgerStore:
         except self._integrity_error:
             raise Conflict(f"book {record.id!r} already exists") from None
 
-    def _base(self, connection: Connection, book: str) -> int | None:
+    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """One read on a pooled driver connection: the path proofs take, where SQLAlchemy's
+        own statement handling would cost more than the query (docs/benchmarks.md)."""
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(sql, params)
+            rows = list(cursor.fetchall())
+            cursor.close()
+            return rows
+        finally:
+            raw.close()
+
+    def _base(self, book: str) -> int | None:
         """The key base of a book's entries (its number << INDEX_BITS); None if no such book."""
         base = self._bases.get(book)
         if base is None:
-            number = connection.execute(select(books.c.no).where(books.c.id == book)).scalar()
-            if number is None:
+            found = self._query(self.sql.book_number, (book,))
+            if not found:
                 return None
-            base = self._bases[book] = int(number) << INDEX_BITS
+            base = self._bases[book] = int(found[0][0]) << INDEX_BITS
         return base
 
     def book(self, book: str) -> BookRecord | None:
@@ -258,11 +278,10 @@ class SqlLedgerStore:
         known = self._records.get(book)
         if known is not None:
             return known
-        with self.engine.connect() as connection:
-            row = connection.execute(select(*BOOK_COLUMNS).where(books.c.id == book)).first()
-        if row is None:
+        found = self._query(self.sql.book_record, (book,))
+        if not found:
             return None
-        record = self._records[book] = BookRecord(**row._mapping)
+        record = self._records[book] = BookRecord(*found[0])
         return record
 
     def books(self) -> list[BookRecord]:
@@ -271,32 +290,43 @@ class SqlLedgerStore:
         return [BookRecord(**row._mapping) for row in rows]
 
     def size(self, book: str) -> int:
-        with self.engine.connect() as connection:
-            base = self._base(connection, book)
-            if base is None:
-                return 0
-            last = connection.execute(
-                select(func.max(entries.c.pos)).where(
-                    entries.c.pos >= base, entries.c.pos <= base + INDEX_MASK
-                )
-            ).scalar()
+        base = self._base(book)
+        if base is None:
+            return 0
+        last = self._query(self.sql.last_pos, (base, base + INDEX_MASK + 1))[0][0]
         return 0 if last is None else int(last) - base + 1
 
     def read_nodes(self, book: str, nodes: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
-        with self.engine.connect() as connection:
-            base = self._base(connection, book)
-            homes, wanted = _homes(nodes, base or 0)
-            if base is None or not wanted:
-                return {}
-            rows = connection.execute(
-                select(entries.c.pos, entries.c.hashes).where(entries.c.pos.in_(wanted))
-            ).all()
-        return _slot_hashes(homes, {int(row.pos) - base: bytes(row.hashes) for row in rows})
+        """Tree nodes never change once written, so every node read is kept in a bounded
+        cache; the rest come in one query."""
+        base = self._base(book)
+        if base is None:
+            return {}
+        found: dict[NodeId, bytes] = {}
+        missing: list[NodeId] = []
+        cache = self._nodes
+        for node in nodes:
+            digest = cache.get((base, node))
+            if digest is None:
+                missing.append(node)
+            else:
+                found[node] = digest
+        if missing:
+            homes, wanted = _homes(missing, base)
+            marks = ", ".join([self.sql.mark] * len(wanted))
+            rows = self._query(f"{self.sql.nodes_prefix}{marks})", wanted)
+            fetched = _slot_hashes(homes, {int(pos) - base: bytes(h) for pos, h in rows})
+            found.update(fetched)
+            with self._nodes_lock:
+                if len(cache) + len(fetched) > NODE_CACHE_SIZE:
+                    cache.clear()  # crude but bounded: the hot top of the tree refills at once
+                for node, digest in fetched.items():
+                    cache[(base, node)] = digest
+        return found
 
     def entries(self, book: str, start: int, end: int) -> Iterator[StoredEntry]:
         # Read in chunks by key so a million-entry book streams in bounded memory.
-        with self.engine.connect() as connection:
-            base = self._base(connection, book)
+        base = self._base(book)
         if base is None:
             return
         position = start
