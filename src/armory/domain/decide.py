@@ -93,10 +93,7 @@ class Decision:
         override = self.envelope.override
         assert override is not None
         approvers = [approval.person for approval in override.approvals]
-        roles = [self.state.roles_of(person) for person in approvers]
-        has_armorer = any("armorer" in r for r in roles)
-        has_safety = any("safety" in r for r in roles)
-        if len(set(approvers)) < 2 or not (has_armorer and has_safety):
+        if not _armorer_and_safety(self.state, approvers):
             raise Refused(
                 Rule.TWO_PERSON_RULE,
                 f"{problem}; an override needs two different approvers: an armorer and a "
@@ -118,10 +115,16 @@ class Decision:
         self.events.append(Event(kind, data))
 
     def open_incident(
-        self, kind: str, description: str, items: Sequence[str], rule: Rule | None = None
+        self,
+        kind: str,
+        description: str,
+        items: Sequence[str],
+        rule: Rule | None = None,
+        after_refusal: bool = False,
     ) -> Event:
-        """An incident_opened event; its id derives from the index it will be recorded at."""
-        position = self.ctx.next_index + len(self.events)
+        """An incident_opened event; its id derives from the index it will be recorded at
+        (after the command_refused entry, when a refused command opens it)."""
+        position = self.ctx.next_index + len(self.events) + (1 if after_refusal else 0)
         event = Event(
             "incident_opened",
             {
@@ -268,6 +271,16 @@ class Decision:
             raise InvalidInput(f"{kind} {item!r} already exists in this book: ids are unique")
 
 
+def _armorer_and_safety(state: BookState, approvers: Sequence[str]) -> bool:
+    """Two different people, one an armorer and the other a safety supervisor (SPEC §4.2)."""
+    roles = [state.roles_of(person) for person in approvers]
+    return any(
+        i != j and "armorer" in roles[i] and "safety" in roles[j] and approvers[i] != approvers[j]
+        for i in range(len(approvers))
+        for j in range(len(approvers))
+    )
+
+
 def _where(kind: str, holder: str) -> str:
     return {
         "location": f"stored in {holder}",
@@ -402,6 +415,7 @@ def _receive_box(d: Decision) -> list[Event]:
                 f"live rounds offered for intake as box {cmd.box}",
                 [cmd.box],
                 Rule.LIVE_AMMUNITION_PROHIBITED,
+                after_refusal=True,
             )
             raise Refused(refused.rule, refused.message, [incident]) from None
         raise
@@ -934,9 +948,13 @@ def _hand_over(d: Decision) -> list[Event]:
         return state.today or ""
 
     def performer() -> str | None:
-        if "performer" in state.roles_of(cmd.to):
-            return None
-        return f"{cmd.to} is not enrolled as a performer"
+        if "performer" not in state.roles_of(cmd.to):
+            return f"{cmd.to} is not enrolled as a performer"
+        refusal = state.refused_to_handle.get((cmd.to, cmd.firearm))
+        if refusal is not None and refusal[1] == today():
+            # No one may be coaxed into handling a firearm (SPEC §2): never overridable.
+            return f"{cmd.to} refused to handle {cmd.firearm} today (entry {refusal[0]})"
+        return None
 
     def trained() -> str | None:
         if state.people[cmd.to].has_current_training(today()):
@@ -973,7 +991,9 @@ def _hand_over(d: Decision) -> list[Event]:
         inspection = gun.current_inspection
         if not gun.is_loadable or inspection is None:
             return None
-        first_ads = [w for w in inspection.witnesses if "first_ad" in state.roles_of(w)]
+        first_ads = [
+            w for w in inspection.witnesses if w != cmd.to and "first_ad" in state.roles_of(w)
+        ]
         if inspection.purpose == "pre_handover" and cmd.to in inspection.witnesses and first_ads:
             return None
         return (
@@ -1195,13 +1215,7 @@ def _resolve_incident(d: Decision) -> list[Event]:
     approvers = [a.person for a in cmd.approvals]
 
     def two_people() -> str | None:
-        roles = [d.state.roles_of(p) for p in approvers]
-        if (
-            len(approvers) == 2
-            and len(set(approvers)) == 2
-            and any("armorer" in r for r in roles)
-            and any("safety" in r for r in roles)
-        ):
+        if len(approvers) == 2 and _armorer_and_safety(d.state, approvers):
             return None
         return "an incident is resolved by two different people: an armorer and a safety supervisor"
 
@@ -1215,7 +1229,7 @@ def _resolve_incident(d: Decision) -> list[Event]:
             for b in d.state.boxes.values()
             if b.custody.kind != "gone"
             and b.count > 0
-            and (b.verified_index is None or b.verified_index < since)
+            and (b.counted_index is None or b.counted_index < since)
         ]
         firearms = [
             f.id

@@ -294,7 +294,12 @@ def _checked_out(state: BookState, event: Recorded) -> BookState:
 
 @handles("stored")
 def _stored(state: BookState, event: Recorded) -> BookState:
-    return _custody(state, event.data["item"], Custody("location", event.data["location"]))
+    item = event.data["item"]
+    state = _custody(state, item, Custody("location", event.data["location"]))
+    if item in state.firearms:
+        # Out of the armorer's hands: what the last inspection saw may no longer hold.
+        state = _firearm(state, replace(state.firearms[item], inspection_current=False))
+    return state
 
 
 @handles("box_verified")
@@ -303,7 +308,10 @@ def _box_verified(state: BookState, event: Recorded) -> BookState:
     box = state.boxes[d["box"]]
     if d["count"] != box.count or not d["every_round"]:
         return _box(state, replace(box, verified_on=None, verified_index=None))
-    return _box(state, replace(box, verified_on=d["day"], verified_index=event.index))
+    return _box(
+        state,
+        replace(box, verified_on=d["day"], verified_index=event.index, counted_index=event.index),
+    )
 
 
 @handles("firearm_inspected")
@@ -521,6 +529,13 @@ def _command_refused(state: BookState, event: Recorded) -> BookState:
 @handles("override_applied")
 def _override_applied(state: BookState, event: Recorded) -> BookState:
     return replace(state, overrides=(*state.overrides, event.index))
+
+
+@handles("refusal_recorded")
+def _refusal_recorded(state: BookState, event: Recorded) -> BookState:
+    day = state.today or event.time[:10]
+    key = (event.actor, event.data["firearm"])
+    return replace(state, refused_to_handle={**state.refused_to_handle, key: (event.index, day)})
 
 
 @handles("entry_corrected")

@@ -85,6 +85,10 @@ def state_from_documents(docs: Mapping[Key, Any]) -> BookState:
         "day": restore(hints["day"], meta["day"]),
         "days": meta["days"],
         "overrides": tuple(meta["overrides"]),
+        "refused_to_handle": {
+            (person, firearm): (index, day)
+            for person, firearm, index, day in meta.get("refused_to_handle", [])
+        },
     }
     by_kind = {kind: (attribute, cls) for attribute, (kind, cls) in KINDS.items()}
     series = {kind: (attribute, cls) for attribute, (kind, cls) in SERIES.items()}
@@ -109,6 +113,10 @@ def _meta(state: BookState) -> dict[str, Any]:
         "day": to_json(state.day),
         "days": to_json(state.days),
         "overrides": list(state.overrides),
+        "refused_to_handle": sorted(
+            [person, firearm, index, day]
+            for (person, firearm), (index, day) in state.refused_to_handle.items()
+        ),
     }
 
 

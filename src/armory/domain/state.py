@@ -137,6 +137,7 @@ class Box:
     received_index: int
     verified_on: str | None = None  # the day it was verified round by round; None when stale
     verified_index: int | None = None
+    counted_index: int | None = None  # the last round-by-round count that matched, ever
     evidence: frozenset[str] = frozenset()
     loaded_out: int = 0
     unloaded_back: int = 0
@@ -249,6 +250,8 @@ class BookState:
     refusals: tuple[Refusal, ...] = ()
     corrections: tuple[Correction, ...] = ()
     overrides: tuple[int, ...] = ()
+    # (person, firearm) -> (entry, day) of a refusal to handle: it stands for that day.
+    refused_to_handle: Mapping[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
 
     @property
     def frozen_by(self) -> Incident | None:
