@@ -319,9 +319,10 @@ def _firearm_inspected(state: BookState, event: Recorded) -> BookState:
     d = event.data
     firearm = state.firearms[d["firearm"]]
     chambers = tuple(Chamber(c["content"], c.get("box")) for c in d["chambers"])
-    # A round the ledger knows is loaded stays tied to its box; what was found is what is shown.
+    # A round the ledger knows is loaded stays tied to its box (a fired one too, until it is
+    # unloaded as spent); what was found is what is shown.
     contents = tuple(
-        Chamber(found.content, known.box if found.content in ("dummy", "blank") else None)
+        Chamber(found.content, known.box if found.content in ("dummy", "blank", "spent") else None)
         for found, known in zip(chambers, firearm.contents, strict=True)
     )
     inspection = Inspection(

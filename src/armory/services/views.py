@@ -141,7 +141,10 @@ class Tracer:
         if (book, item) in seen or self.ledger.store.book(book) is None:
             return
         seen.add((book, item))
-        entries = self._entries(book, self.ledger.store.entries_naming(book, item))
+        indices = set(self.ledger.store.entries_naming(book, item))
+        for incident in self._incidents_concerning(book, item, sorted(indices)):
+            indices.update(self.ledger.store.entries_naming(book, incident))
+        entries = self._entries(book, sorted(indices))
         for entry in entries:
             steps.append(Step(book, entry, item))
             source = _d(entry).get("from")
@@ -155,6 +158,27 @@ class Tracer:
                 self._follow_to(_d(entry)["to"], book, entry.index, steps, seen)
             if entry.type == "returned_to_supplier":
                 self._follow_return(_d(entry)["to"], book, entry.index, steps, seen)
+
+    def _incidents_concerning(self, book: str, item: str, indices: list[int]) -> list[str]:
+        """The incidents that name the item, and the critical ones opened while it was in the
+        book: each froze every firearm and box there, so its report, the refused attempts to
+        resolve it and its resolution belong to the item's story."""
+        state = self.commands.state(book)
+        if not indices:
+            return []
+        first, last = indices[0], indices[-1]
+        thing = state.firearms.get(item) or state.boxes.get(item)
+        still_here = thing is not None and thing.custody.kind != "gone"
+        return [
+            incident.id
+            for incident in state.incidents.values()
+            if item in incident.items
+            or (
+                incident.critical
+                and first <= incident.opened_index
+                and (still_here or incident.opened_index <= last)
+            )
+        ]
 
     def _follow_issue(
         self, supplier: str, index: int, steps: list[Step], seen: set[tuple[str, str]]
