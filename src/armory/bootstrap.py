@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,7 +39,10 @@ class Armory:
     def close(self) -> None:
         """Keep the last signed checkpoints, finish background work, close the database."""
         try:
-            self.ledger.flush()
+            # A checkpoint that could not be kept is signed again, byte for byte, next time;
+            # the error that matters (the database went away) is the one already under way.
+            with suppress(StorageError):
+                self.ledger.flush()
         finally:
             self.store.close()
             self.engine.dispose()

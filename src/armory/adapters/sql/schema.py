@@ -26,7 +26,7 @@ def make_engine(url: str) -> Engine:
         if url.startswith("postgresql"):
             return create_engine(url, pool_size=10, max_overflow=40, pool_pre_ping=True)
     except (SQLAlchemyError, ImportError) as problem:
-        raise StorageError(f"cannot use database {url!r}: {problem}") from None
+        raise StorageError(f"cannot use database {url!r}: {one_line(problem)}") from None
     raise StorageError(
         f"database URL {url!r} is not supported: use sqlite:///PATH or "
         "postgresql+psycopg://USER@HOST:PORT/DB"
@@ -80,4 +80,12 @@ def migrate(engine: Engine) -> None:
             command.upgrade(_alembic_config(connection), "head")
             connection.commit()
     except SQLAlchemyError as problem:
-        raise StorageError(f"cannot prepare the database: {problem}") from None
+        raise StorageError(
+            f"cannot prepare the database: {one_line(problem)} (is it an Armory database?)"
+        ) from None
+
+
+def one_line(problem: BaseException) -> str:
+    """The driver's own message, on one line, without SQLAlchemy's links and SQL echo."""
+    original = getattr(problem, "orig", None) or problem
+    return (str(original).strip().splitlines() or [type(original).__name__])[0]

@@ -16,7 +16,9 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from armory.adapters.sql.schema import one_line
 from armory.adapters.sql.tables import (
     INDEX_BITS,
     INDEX_MASK,
@@ -211,7 +213,7 @@ class SqlLedgerStore:
 
     @contextmanager
     def write(self, book: str, create: BookRecord | None = None) -> Iterator[SqlBookWriter]:
-        raw = self.engine.raw_connection()
+        raw = self._connect()
         try:
             cursor = raw.cursor()
             try:
@@ -230,9 +232,16 @@ class SqlLedgerStore:
             finally:
                 cursor.close()
         except self._operational_error as problem:
-            raise StorageError(f"the database refused the append: {problem}") from None
+            raise StorageError(f"the database refused the append: {one_line(problem)}") from None
         finally:
             raw.close()
+
+    def _connect(self) -> Any:
+        """A pooled driver connection, or a StorageError a person can read."""
+        try:
+            return self.engine.raw_connection()
+        except (SQLAlchemyError, self._operational_error) as problem:
+            raise StorageError(f"the database is not reachable: {one_line(problem)}") from None
 
     def _lock(self, cursor: Any, book: str) -> int:
         """Take the book's append lock; its entries' key base."""
@@ -253,7 +262,7 @@ class SqlLedgerStore:
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """One read on a pooled driver connection: the path proofs take, where SQLAlchemy's
         own statement handling would cost more than the query (docs/benchmarks.md)."""
-        raw = self.engine.raw_connection()
+        raw = self._connect()
         try:
             cursor = raw.cursor()
             cursor.execute(sql, params)
@@ -343,7 +352,7 @@ class SqlLedgerStore:
             position = stop
 
     def save_checkpoint(self, book: str, size: int, note: str) -> None:
-        raw = self.engine.raw_connection()
+        raw = self._connect()
         try:
             cursor = raw.cursor()
             if self.sql.begin:
@@ -352,8 +361,9 @@ class SqlLedgerStore:
             raw.commit()
             cursor.close()
         except self._operational_error as problem:
-            raw.rollback()
-            raise StorageError(f"the database refused to keep a checkpoint: {problem}") from None
+            raise StorageError(
+                f"the database refused to keep a checkpoint: {one_line(problem)}"
+            ) from None
         finally:
             raw.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import getpass
 import json
+import logging
 import os
 import sys
 import traceback
@@ -13,13 +14,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
-import click
 import typer
+from psycopg import DatabaseError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+from typer.exceptions import TyperException
 
 from armory import bootstrap
+from armory.adapters.sql.schema import one_line
 from armory.config import Settings
 from armory.errors import ArmoryError, InvalidInput, NotFound, VerificationFailed
 from armory.ledger.bundle import verify_bundle
@@ -569,6 +573,11 @@ def _fail(message: str, stream: TextIO = sys.stderr) -> None:
 
 def run() -> None:
     """Entry point: every error is one line and a non-zero exit, never a traceback."""
+    # Library log records (a connection pool complaining about a server that went away) must
+    # not reach the terminal as tracebacks: the error that matters is reported below.
+    for library in ("sqlalchemy", "psycopg"):
+        logging.getLogger(library).addHandler(logging.NullHandler())
+        logging.getLogger(library).propagate = False
     try:
         code = app(standalone_mode=False)
     except VerificationFailed as failure:
@@ -578,18 +587,34 @@ def run() -> None:
     except ArmoryError as error:
         _fail(error.message)
         sys.exit(1)
-    except click.exceptions.Abort:
+    except typer.Abort:
         _fail("interrupted")
         sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
+    except TyperException as error:
+        # Usage errors (an unknown command, a missing option): the parser's own message.
+        show = getattr(error, "show", None)
+        if callable(show):
+            show()
+        else:
+            _fail(str(error))
+        sys.exit(int(getattr(error, "exit_code", 2)))
     except KeyboardInterrupt:
         _fail("interrupted")
         sys.exit(130)
+    except (SQLAlchemyError, DatabaseError) as error:
+        # A database that went away in the middle: nothing acknowledged is lost (every answer
+        # printed was committed); say so in one line.
+        if os.environ.get("ARMORY_DEBUG"):
+            traceback.print_exc()
+        _fail(f"the database failed: {one_line(error)}; what was acknowledged is committed")
+        sys.exit(1)
     except Exception as error:  # noqa: BLE001 -- the last line of defence: one line, not a traceback
         if os.environ.get("ARMORY_DEBUG"):
             traceback.print_exc()
-        _fail(f"unexpected error: {type(error).__name__}: {error} (set ARMORY_DEBUG=1 for details)")
+        first_line = (str(error).splitlines() or [""])[0]
+        _fail(
+            f"unexpected error: {type(error).__name__}: {first_line} "
+            "(set ARMORY_DEBUG=1 for details)"
+        )
         sys.exit(70)
     sys.exit(code if isinstance(code, int) else 0)
