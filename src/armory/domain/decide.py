@@ -23,6 +23,8 @@ from armory.errors import InvalidInput
 CRITICAL_KINDS = frozenset({"live_round", "count_mismatch", "discharge", "injury", "missing_item"})
 MIN_BLANK_DISTANCE_FT = 20
 SPENT = "spent"
+# What an entry's data names as its subject, in order of preference: what a correction corrects.
+SUBJECT_KEYS = ("firearm", "box", "item", "person", "location", "scene", "case", "incident")
 
 
 @dataclass(frozen=True)
@@ -1320,10 +1322,12 @@ def _correct(d: Decision) -> list[Event]:
     original = d.ctx.references[(d.ctx.book, cmd.entry)]
     if original.type in ("entry_corrected", "command_refused", "book_created"):
         raise InvalidInput(f"entry {cmd.entry} ({original.type}) cannot be corrected")
+    subject = next(
+        (original.data[key] for key in SUBJECT_KEYS if isinstance(original.data.get(key), str)),
+        None,
+    )
     return _accept(
-        d,
-        "entry_corrected",
-        {**d.data(), "original_type": original.type},
+        d, "entry_corrected", {**d.data(), "original_type": original.type, "subject": subject}
     )
 
 

@@ -542,5 +542,7 @@ def _refusal_recorded(state: BookState, event: Recorded) -> BookState:
 @handles("entry_corrected")
 def _entry_corrected(state: BookState, event: Recorded) -> BookState:
     d = event.data
-    correction = Correction(event.index, d["entry"], d["reason"], d["fields"], event.actor)
+    correction = Correction(
+        event.index, d["entry"], d["reason"], d["fields"], event.actor, d.get("subject")
+    )
     return replace(state, corrections=(*state.corrections, correction))

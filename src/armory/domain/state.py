@@ -230,6 +230,7 @@ class Correction:
     reason: str
     fields: Mapping[str, Any]
     actor: str
+    subject: str | None = None  # the item the corrected entry recorded, when it names one
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from armory.domain.schema import to_json
 from armory.domain.state import BookState, Firearm
-from armory.errors import NotFound
+from armory.errors import InvalidInput, NotFound
 from armory.ledger.entry import Entry
 from armory.services.commands import CommandService
 from armory.services.ledger import LedgerService
@@ -279,3 +279,52 @@ class Tracer:
 def _d(entry: Entry) -> dict[str, Any]:
     """An entry's data, as the loosely typed JSON it is."""
     return dict(entry.data)
+
+
+LISTS = {
+    "firearms": "firearms",
+    "boxes": "boxes",
+    "people": "people",
+    "locations": "locations",
+    "scenes": "scenes",
+    "incidents": "incidents",
+    "cases": "cases",
+}
+VIEWS = ("originals", "corrections", "both")
+
+
+def listing(state: BookState, kind: str, view: str = "both") -> list[dict[str, Any]]:
+    """A list of one kind of thing (or the days, the refusals). Corrections are entries of their
+    own and never change the originals: `originals` shows the values as first recorded,
+    `corrections` only the corrections that concern this kind, `both` the originals with each
+    item's corrections beside it (and the corrected values)."""
+    if view not in VIEWS:
+        raise InvalidInput(f"view must be one of: {', '.join(VIEWS)}")
+    if kind == "days":
+        return [dict(day) for _, day in sorted(state.days.items())]
+    if kind == "refusals":
+        return [to_json(refusal) for refusal in state.refusals]
+    if kind not in LISTS:
+        raise InvalidInput(
+            f"there is no list of {kind!r}: try {', '.join([*LISTS, 'days', 'refusals'])}"
+        )
+    items: dict[str, Any] = getattr(state, LISTS[kind])
+    corrections: dict[str, list[dict[str, Any]]] = {}
+    for correction in state.corrections:
+        if correction.subject in items:
+            corrections.setdefault(correction.subject, []).append(to_json(correction))
+    if view == "corrections":
+        return [c for key in sorted(corrections) for c in corrections[key]]
+    rows = []
+    for key in sorted(items):
+        row = to_json(items[key])
+        if view == "both" and key in corrections:
+            row["corrections"] = corrections[key]
+            corrected = dict(row)
+            for change in corrections[key]:
+                corrected.update(
+                    {k: v for k, v in change["fields"].items() if k in row and k != "id"}
+                )
+            row["corrected"] = {k: v for k, v in corrected.items() if k not in ("corrections",)}
+        rows.append(row)
+    return rows

@@ -8,11 +8,13 @@ it is where the milliseconds are (docs/benchmarks.md), and it is three statement
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from functools import lru_cache
 from itertools import chain
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -205,6 +207,24 @@ class SqlLedgerStore:
         self._nodes: dict[tuple[int, NodeId], bytes] = {}
         self._nodes_lock = threading.Lock()
         self._wal = WalCheckpointer(engine) if self.dialect == "sqlite" else None
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the SQLite database (the online backup API); on PostgreSQL
+        the server's own tools do this."""
+        if not self.sql.sqlite:
+            raise InvalidInput(
+                "on PostgreSQL, back up with the server's tools (pg_dump or a base backup)"
+            )
+        if target.exists():
+            raise Conflict(f"{target} already exists: choose a new file")
+        raw = self._connect()
+        try:
+            with closing(sqlite3.connect(target)) as copy:
+                raw.driver_connection.backup(copy)
+        except (OSError, sqlite3.Error) as problem:
+            raise StorageError(f"cannot write the backup {target}: {problem}") from None
+        finally:
+            raw.close()
 
     def close(self) -> None:
         """Finish background work (the last WAL checkpoint on SQLite)."""

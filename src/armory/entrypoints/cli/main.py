@@ -365,6 +365,41 @@ def _print_board(view: dict[str, Any]) -> None:
         )
 
 
+@app.command("list")
+def list_items(
+    book: str,
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="firearms, boxes, people, locations, scenes, days, incidents, refusals or cases."
+        ),
+    ],
+    view: Annotated[str, typer.Option(help="originals, corrections or both.")] = "both",
+    data_dir: DataDir = None,
+) -> None:
+    """One list of a book, as JSON; corrections shown beside the originals, or alone."""
+    armory = _open(data_dir)
+    try:
+        rows = views.listing(armory.commands.state(book), kind, view)
+    finally:
+        armory.close()
+    typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+
+
+@app.command()
+def backup(
+    output: Annotated[Path, typer.Argument(help="Where to write the copy of the database.")],
+    data_dir: DataDir = None,
+) -> None:
+    """A consistent copy of the SQLite database, taken while Armory runs."""
+    armory = _open(data_dir)
+    try:
+        armory.store.backup(output)
+    finally:
+        armory.close()
+    typer.echo(f"wrote {output}")
+
+
 @app.command()
 def trace(
     book: str,

@@ -1,0 +1,77 @@
+"""Lists with corrections beside the originals, and the board."""
+
+from __future__ import annotations
+
+import pytest
+
+from armory.errors import InvalidInput
+from armory.services.views import board, listing
+from tests.unit.domain.conftest import OnSet
+
+
+def corrected_serial(on_set: OnSet) -> int:
+    received = next(
+        e for e in on_set.entries() if e.type == "firearm_received" and e.data["firearm"] == "R1"
+    )
+    on_set.do(
+        "ana",
+        {
+            "type": "correct",
+            "entry": received.index,
+            "reason": "serial misread",
+            "fields": {"serial": "CORRECTED-1"},
+        },
+    )
+    return received.index
+
+
+def test_originals_show_the_values_as_first_recorded(on_set: OnSet) -> None:
+    corrected_serial(on_set)
+    [r1] = [row for row in listing(on_set.state, "firearms", "originals") if row["id"] == "R1"]
+    assert r1["serial"] != "CORRECTED-1"
+    assert "corrections" not in r1
+
+
+def test_corrections_alone_list_only_the_corrections(on_set: OnSet) -> None:
+    entry = corrected_serial(on_set)
+    [correction] = listing(on_set.state, "firearms", "corrections")
+    assert (correction["entry"], correction["subject"], correction["fields"]) == (
+        entry,
+        "R1",
+        {"serial": "CORRECTED-1"},
+    )
+
+
+def test_both_shows_the_original_and_the_corrected_value_side_by_side(on_set: OnSet) -> None:
+    corrected_serial(on_set)
+    [r1] = [row for row in listing(on_set.state, "firearms", "both") if row["id"] == "R1"]
+    assert r1["serial"] != r1["corrected"]["serial"] == "CORRECTED-1"
+    assert len(r1["corrections"]) == 1
+
+
+def test_a_correction_never_changes_the_original_entry(on_set: OnSet) -> None:
+    entry = corrected_serial(on_set)
+    original = on_set.entries()[entry]
+    assert original.data["serial"] != "CORRECTED-1"
+
+
+def test_an_unknown_list_or_view_is_refused_with_the_choices(on_set: OnSet) -> None:
+    with pytest.raises(InvalidInput, match="firearms"):
+        listing(on_set.state, "guns")
+    with pytest.raises(InvalidInput, match="originals"):
+        listing(on_set.state, "firearms", "latest")
+
+
+def test_the_board_shows_the_freeze_and_every_firearm_and_box(on_set: OnSet) -> None:
+    on_set.do(
+        "lee",
+        {
+            "type": "report_live_round",
+            "where": {"box": "D1"},
+            "description": "a live round among the dummies",
+        },
+    )
+    view = board(on_set.state, on_set.book)
+    assert view["frozen"] is not None
+    assert {f["firearm"] for f in view["firearms"]} == set(on_set.state.firearms)
+    assert {b["box"] for b in view["boxes"]} == set(on_set.state.boxes)
