@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Verify an Armory evidence bundle with nothing but SHA-256 and Ed25519.
+"""Verify an Armory evidence bundle with nothing but CRC-32, SHA-256 and Ed25519.
 
     python3 tools/verify_bundle.py BUNDLE.zip [--key VKEY_FILE_OR_TEXT]
                                               [--checkpoint OLD_CHECKPOINT_FILE]
@@ -15,10 +15,11 @@ a bundle can be checked without trusting the software that produced it.
 
 The checks, in order; the first that fails prints one line `FAIL: <reason>` and exits 1:
 
-1. The zip is intact: it opens; it holds checkpoint, log.vkey, entries.jsonl and README.txt,
-   optionally leaves and attachments/<sha256>, and nothing else; every member's length, CRC-32
-   and deflate stream hold; local headers repeat the zip directory and no bytes lie outside the
-   members and the directory. This only tells a damaged file from a sound one: nothing in the
+1. The zip is in the one canonical layout of a bundle (see "Check 1" below): it holds
+   checkpoint, log.vkey, entries.jsonl, optionally leaves and attachments/<sha256>, and
+   README.txt, in that order, stored uncompressed, and nothing else; every header byte has the
+   one value the layout allows; every file matches its CRC-32. So a change to any byte of the
+   zip is noticed. This only tells an altered or damaged file from a sound one: nothing in the
    bundle is trusted until the signature holds.
 2. The key: --key if given (the bundle's log.vkey must then be the same key), else log.vkey.
    A key line is `<name>+<key id, 8 hex>+<base64(0x01 || 32-byte Ed25519 public key)>`, where
@@ -42,7 +43,7 @@ exits 0. Warnings go to standard error. Usage errors and unreadable input files 
 What OK means: the key holder signed exactly these bytes as the entries of the book, in this
 order, as the whole book at that size. It does not re-check that each line is RFC 8785 canonical
 JSON: the signature covers the bytes as they are. An attachment is covered only through the entry
-that records its hash. README.txt, `leaves` and the zip's own metadata are not signed.
+that records its hash. README.txt and `leaves` are not signed: only their CRC-32 is checked.
 """
 
 from __future__ import annotations
@@ -55,12 +56,10 @@ import json
 import re
 import struct
 import sys
-import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 try:
     from nacl.exceptions import BadSignatureError
@@ -68,19 +67,8 @@ try:
 except ImportError:
     sys.exit("error: this verifier needs PyNaCl for Ed25519: pip install pynacl")
 
-REQUIRED_MEMBERS = ("checkpoint", "log.vkey", "entries.jsonl", "README.txt")
-ATTACHMENT_NAME = re.compile(r"attachments/[0-9a-f]{64}")
-ENTRY_KEYS = frozenset({"actor", "book", "data", "index", "time", "type"})
-ENTRY_KEYS_WITH_REFS = ENTRY_KEYS | {"refs"}
-TIME_FORMAT = re.compile(  # UTC with milliseconds: 2026-11-24T10:00:00.000Z
-    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    r"\.[0-9]{3}Z"
-)
-DECIMAL = re.compile(r"0|[1-9][0-9]*")
 HASH_SIZE = 32
-CHUNK_SIZE = 1 << 20
-MAX_NOTE_SIZE = 1 << 16
-MAX_SIGNATURES = 100  # as golang.org/x/mod/sumdb/note, so a note cannot make us work forever
+MAX_NOTE_SIZE = 1 << 16  # a checkpoint or key is a few hundred bytes: a bound on the work
 
 
 class Failure(Exception):
@@ -91,18 +79,145 @@ class UsageError(Exception):
     """The command line or one of the files it names cannot be used."""
 
 
-# --- Keys and signed notes (c2sp.org/signed-note) ------------------------------------------
+# --- Check 1: the zip container (PKWARE APPNOTE.TXT 6.3.10 section numbers) -------------------
+#
+# Members lie end to end from byte 0, then the central directory, then the end records. Every
+# header field has one fixed value except a member's name, size, CRC-32 and offset. Every member
+# has a zip64 field and the zip64 end records are always there, so there is one layout at any
+# size. The check reads each member's name, size and CRC-32 from its local header, builds the
+# headers and directory those call for and compares them with the file byte for byte. Each
+# member's content must match its CRC-32, which catches any change of up to 32 consecutive bits.
+
+VERSION = 45  # 4.4.3.2: version 4.5, which brought zip64
+MADE_BY = 3 << 8 | VERSION  # 4.4.2: made on Unix, so the attributes are a Unix file mode
+FILE_MODE = 0o100644 << 16  # 4.4.15: a regular file, rw-r--r--
+DOS_DATE = 1 << 5 | 1  # 4.4.6: 1980-01-01, the earliest date a zip can hold; time 00:00:00
+IN_ZIP64 = 0xFFFFFFFF  # 4.4.8: "the value is in the zip64 field"
+LOCAL = struct.Struct("<4s5H3L2H")  # 4.3.7 local file header
+CENTRAL = struct.Struct("<4s6H3L5H2L")  # 4.3.12 central directory file header
+ZIP64_END = struct.Struct("<4sQ2H2L4Q")  # 4.3.14 zip64 end of central directory record
+ZIP64_LOCATOR = struct.Struct("<4sLQL")  # 4.3.15
+END = struct.Struct("<4s4H2LH")  # 4.3.16 end of central directory record
+ORDER = ("checkpoint", "log.vkey", "entries.jsonl", "leaves", "attachments", "README.txt")
+NAMES = re.compile(
+    r"checkpoint|log\.vkey|entries\.jsonl|leaves|attachments/[0-9a-f]{64}|README\.txt"
+)
 
 
-@dataclass(frozen=True)
-class VerifierKey:
+def local_header(name: bytes, size: int, crc: int) -> bytes:
+    """4.3.7, then the 4.5.3 zip64 field: id 1, 16 bytes, size, compressed size."""
+    fixed = (VERSION, 0, 0, 0, DOS_DATE)  # version needed, flags, method 0 (stored), time, date
+    head = LOCAL.pack(b"PK\x03\x04", *fixed, crc, IN_ZIP64, IN_ZIP64, len(name), 20)
+    return head + name + struct.pack("<2H2Q", 1, 16, size, size)
+
+
+def directory_record(name: bytes, size: int, crc: int, offset: int) -> bytes:
+    """4.3.12 (no comment, disk 0, no internal attributes), then a zip64 field with the sizes
+    and the local header's offset."""
+    fixed = (MADE_BY, VERSION, 0, 0, 0, DOS_DATE)
+    sizes_and_lengths = (crc, IN_ZIP64, IN_ZIP64, len(name), 28, 0, 0, 0)
+    head = CENTRAL.pack(b"PK\x01\x02", *fixed, *sizes_and_lengths, FILE_MODE, IN_ZIP64)
+    return head + name + struct.pack("<2H3Q", 1, 24, size, size, offset)
+
+
+def end_records(count: int, at: int, size: int) -> bytes:
+    """The zip64 end record and locator, then the end record, whose fields each hold their value
+    if it fits, else all ones (4.4.1.4)."""
+    short = min(count, 0xFFFF)
+    return (
+        ZIP64_END.pack(b"PK\x06\x06", 44, MADE_BY, VERSION, 0, 0, count, count, size, at)
+        + ZIP64_LOCATOR.pack(b"PK\x06\x07", 0, at + size, 1)
+        + END.pack(b"PK\x05\x06", 0, 0, short, short, min(size, IN_ZIP64), min(at, IN_ZIP64), 0)
+    )
+
+
+def damaged(detail: str) -> Failure:
+    return Failure(f"the zip file is damaged or altered: {detail}")
+
+
+def require_canonical(actual: bytes, expected: bytes, offset: int) -> None:
+    if actual != expected:
+        pairs = enumerate(zip(actual, expected, strict=False))
+        differs = next((i for i, (a, b) in pairs if a != b), min(len(actual), len(expected)))
+        raise damaged(f"byte {offset + differs} differs from the canonical layout of a bundle")
+
+
+class Member(NamedTuple):
+    at: int  # where its content starts
+    size: int
+
+
+def chunks(file: BinaryIO, member: Member) -> Iterator[bytes]:
+    """A member's content, a megabyte at a time."""
+    position, end = member.at, member.at + member.size
+    while position < end:
+        file.seek(position)  # every time, so that other reads may come in between
+        chunk = file.read(min(end - position, 1 << 20))
+        if not chunk:
+            raise damaged("it became shorter while it was read")
+        position += len(chunk)
+        yield chunk
+
+
+def read_member(file: BinaryIO, member: Member) -> bytes:
+    return b"".join(chunks(file, member))
+
+
+def read_container(file: BinaryIO) -> dict[str, Member]:
+    """Check 1; return the members by name."""
+    file_size = file.seek(0, io.SEEK_END)
+    members: dict[str, Member] = {}
+    directory: list[bytes] = []
+    position, last_place = 0, (-1, "")
+    while True:
+        file.seek(position)
+        head = file.read(LOCAL.size)
+        if len(head) < LOCAL.size or not head.startswith(b"PK\x03\x04"):
+            break  # the directory, checked below
+        (crc,) = struct.unpack_from("<L", head, 14)  # 4.3.7: the CRC-32 is at byte 14,
+        (name_length,) = struct.unpack_from("<H", head, 26)  # the name's length at byte 26
+        raw_name = file.read(name_length)
+        zip64 = file.read(20)
+        size = int.from_bytes(zip64[4:12], "little")
+        header = local_header(raw_name, size, crc)
+        require_canonical(head + raw_name + zip64, header, position)
+        name = raw_name.decode("ascii", "backslashreplace")
+        if not NAMES.fullmatch(name):
+            raise Failure(f"the bundle holds an unexpected file {name!a}")
+        place = (ORDER.index(name.partition("/")[0]), name)  # attachments go by name
+        if place <= last_place:
+            raise damaged(f"{name} is out of the canonical order of the files, or there twice")
+        last_place, member = place, Member(position + len(header), size)
+        if member.at + size > file_size:
+            raise damaged(f"{name} is cut short")
+        crc_of_content = 0
+        for chunk in chunks(file, member):
+            crc_of_content = zlib.crc32(chunk, crc_of_content)
+        if crc_of_content != crc:
+            raise damaged(f"{name} does not match its CRC-32")
+        members[name] = member
+        directory.append(directory_record(raw_name, size, crc, position))
+        position = member.at + size
+    if not members:
+        raise damaged("it does not start with the header of a zip member")
+    records = b"".join(directory)
+    expected = records + end_records(len(members), position, len(records))
+    file.seek(position)
+    require_canonical(file.read(len(expected) + 1), expected, position)
+    for name in ("checkpoint", "log.vkey", "entries.jsonl", "README.txt"):
+        if name not in members:
+            raise Failure(f"the bundle has no {name}")
+    return members
+
+
+# --- Checks 2 and 3: the key and the signed checkpoint ----------------------------------------
+
+
+class VerifierKey(NamedTuple):
     name: str
     key_id: bytes  # 4 bytes
     public_key: bytes  # 32 bytes
     line: str
-
-    def __str__(self) -> str:
-        return f"{self.name}+{self.key_id.hex()}"
 
 
 def strict_b64decode(text: str) -> bytes:
@@ -116,11 +231,6 @@ def strict_b64decode(text: str) -> bytes:
 def is_valid_key_name(name: str) -> bool:
     """signed-note: a key name is non-empty and holds no whitespace and no '+'."""
     return bool(name) and "+" not in name and not any(c.isspace() for c in name)
-
-
-def key_id(name: str, public_key: bytes) -> bytes:
-    """signed-note Ed25519 key id: the first 4 bytes of SHA-256(name || 0x0A || 0x01 || key)."""
-    return hashlib.sha256(name.encode("utf-8") + b"\n\x01" + public_key).digest()[:4]
 
 
 def parse_vkey(line: str) -> VerifierKey:
@@ -137,10 +247,10 @@ def parse_vkey(line: str) -> VerifierKey:
         raise ValueError("the key is not valid base64") from None
     if len(material) != 33 or material[0] != 0x01:
         raise ValueError("the key is not 0x01 followed by a 32-byte Ed25519 public key")
-    public_key = material[1:]
-    if key_id(name, public_key).hex() != id_hex:
+    # signed-note Ed25519 key id: the first 4 bytes of SHA-256(name || 0x0A || 0x01 || key)
+    if hashlib.sha256(name.encode() + b"\n" + material).hexdigest()[:8] != id_hex:
         raise ValueError(f"the key id {id_hex} does not match the key's hash")
-    return VerifierKey(name, bytes.fromhex(id_hex), public_key, line)
+    return VerifierKey(name, bytes.fromhex(id_hex), material[1:], line)
 
 
 def open_note(raw: bytes, key: VerifierKey) -> str:
@@ -156,15 +266,10 @@ def open_note(raw: bytes, key: VerifierKey) -> str:
         raise Failure("it is not UTF-8 text") from None
     if any(c < " " and c != "\n" for c in note):
         raise Failure("it contains control characters")
-    split = note.rfind("\n\n")
-    if split < 0:
-        raise Failure("it has no blank line before its signatures")
-    text, signatures = note[: split + 1], note[split + 2 :]
-    if not signatures.endswith("\n"):
-        raise Failure("its last signature line does not end with a newline")
-    lines = signatures[:-1].split("\n")
-    if len(lines) > MAX_SIGNATURES:
-        raise Failure(f"it has more than {MAX_SIGNATURES} signature lines")
+    text, blank_line, signatures = note.rpartition("\n\n")
+    lines = signatures.split("\n")
+    if not blank_line or lines.pop() != "":
+        raise Failure("it is not a text, a blank line, then signature lines")
     signed_by_key = False
     for number, line in enumerate(lines, 1):
         dash, _, rest = line.partition(" ")
@@ -178,17 +283,16 @@ def open_note(raw: bytes, key: VerifierKey) -> str:
         if name != key.name or signature[:4] != key.key_id:
             continue  # another key's signature: not ours to judge
         try:
-            VerifyKey(key.public_key).verify(text.encode("utf-8"), signature[4:])
+            VerifyKey(key.public_key).verify((text + "\n").encode("utf-8"), signature[4:])
         except (BadSignatureError, ValueError):
-            raise Failure(f"the signature by {key} does not verify") from None
+            raise Failure(f"the signature by {key.name} does not verify") from None
         signed_by_key = True
     if not signed_by_key:
-        raise Failure(f"it carries no signature by the trusted key {key}")
-    return text
+        raise Failure(f"it carries no signature by the trusted key {key.name}+{key.key_id.hex()}")
+    return text + "\n"
 
 
-@dataclass(frozen=True)
-class Checkpoint:
+class Checkpoint(NamedTuple):
     origin: str
     book: str
     size: int
@@ -206,7 +310,7 @@ def parse_checkpoint(raw: bytes, key: VerifierKey) -> Checkpoint:
     book = origin.removeprefix(key.name + "/")
     if book == origin or not book:
         raise Failure(f"its origin {origin!a} is not '{key.name}/<book>'")
-    if not DECIMAL.fullmatch(size):
+    if not re.fullmatch(r"0|[1-9][0-9]*", size):
         raise Failure(f"its size {size!a} is not a decimal number")
     try:
         root = strict_b64decode(root_b64)
@@ -217,23 +321,16 @@ def parse_checkpoint(raw: bytes, key: VerifierKey) -> Checkpoint:
     return Checkpoint(origin, book, int(size), root)
 
 
-# --- The Merkle tree (RFC 9162 section 2.1) ------------------------------------------------
+# --- Checks 4 and 5: the entries and their Merkle tree (RFC 9162 section 2.1) -----------------
 
 
-def leaf_hash(entry: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + entry).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def merkle_root(leaf_hashes: Iterable[bytes]) -> bytes:
-    """MTH of the leaves, in one pass and O(log n) memory.
+def merkle_root(leaf_hashes: Sequence[bytes]) -> bytes:
+    """MTH of the leaf hashes (a leaf hash is SHA-256(0x00 || entry)), in one pass.
 
     The stack holds the roots of complete subtrees, largest first: after each leaf, two subtrees
-    of equal size merge. What remains are the subtrees RFC 9162 splits n into (the largest
-    power of two smaller than n, then the rest, recursively), joined from the right.
+    of equal size merge into SHA-256(0x01 || left || right). What remains are the subtrees
+    RFC 9162 splits n into (the largest power of two smaller than n, then the rest,
+    recursively), joined from the right.
     """
     stack: list[bytes] = []
     for count, leaf in enumerate(leaf_hashes, 1):
@@ -241,313 +338,28 @@ def merkle_root(leaf_hashes: Iterable[bytes]) -> bytes:
         merges = count
         while merges % 2 == 0:
             right = stack.pop()
-            stack[-1] = node_hash(stack[-1], right)
+            stack[-1] = hashlib.sha256(b"\x01" + stack[-1] + right).digest()
             merges //= 2
-    if not stack:
-        return hashlib.sha256(b"").digest()
-    root = stack.pop()
+    root = stack.pop() if stack else hashlib.sha256(b"").digest()
     while stack:
-        root = node_hash(stack.pop(), root)
+        root = hashlib.sha256(b"\x01" + stack.pop() + root).digest()
     return root
 
 
-def hashes_in(concatenated: bytes, count: int) -> Iterator[bytes]:
-    """The first `count` 32-byte hashes of a concatenation of hashes."""
-    for start in range(0, count * HASH_SIZE, HASH_SIZE):
-        yield concatenated[start : start + HASH_SIZE]
+def reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
-# --- The zip container (PKWARE APPNOTE.TXT section 4.3) -------------------------------------
-#
-# None of this is about trust: it tells a damaged or altered file from a sound one. The zip
-# module only reads the directory; the checks below cover every member's bytes and headers, so
-# that any change is noticed except in what no reader can check: fields whose every value is
-# legal ("version made by", file attributes) and the padding bits of deflate streams.
-
-LOCAL_HEADER = struct.Struct("<4sBBHHHHLLLHH")  # 4.3.7
-DATA_DESCRIPTOR = b"PK\x07\x08"  # 4.3.9
-END_RECORD = struct.Struct("<4sHHHHLLH")  # 4.3.16
-ZIP64_END_RECORD = struct.Struct("<4sQHHLLQQQQ")  # 4.3.14
-ZIP64_LOCATOR = struct.Struct("<4sLQL")  # 4.3.15
-ZIP64_EXTRA = 0x0001  # 4.5.3
-ZIP32_MAX = 0xFFFFFFFF
-KNOWN_FLAGS = 0x080E  # 4.4.4: deflate options (bits 1, 2), data descriptor (3), UTF-8 name (11)
-STORED, DEFLATED = 0, 8
-ZIP_ERRORS = (zipfile.BadZipFile, OSError, UnicodeDecodeError, struct.error)
-
-
-def damaged(detail: str) -> Failure:
-    return Failure(f"the zip file is damaged or altered: {detail}")
-
-
-def extra_fields(extra: bytes, name: str) -> dict[int, bytes]:
-    """4.5.1: the extra field is a run of (id, length, data) records that fills it exactly."""
-    fields: dict[int, bytes] = {}
-    while extra:
-        if len(extra) < 4:
-            raise damaged(f"{name} has a malformed extra field")
-        field_id, length = struct.unpack_from("<HH", extra)
-        if len(extra) < 4 + length or field_id in fields:
-            raise damaged(f"{name} has a malformed extra field")
-        fields[field_id] = extra[4 : 4 + length]
-        extra = extra[4 + length :]
-    return fields
-
-
-def dos_date_time(info: zipfile.ZipInfo) -> tuple[int, int]:
-    year, month, day, hour, minute, second = info.date_time
-    return (year - 1980) << 9 | month << 5 | day, hour << 11 | minute << 5 | second // 2
-
-
-@dataclass(frozen=True)
-class Member:
-    info: zipfile.ZipInfo
-    data_at: int  # where its compressed bytes start
-    end: int  # where the next member or the directory must start
-
-
-def check_member_layout(file: BinaryIO, info: zipfile.ZipInfo, position: int) -> Member:
-    """The member starts at `position` and its local header repeats its directory record.
-
-    Sizes in the local header may be zero when a data descriptor follows the data, or
-    0xFFFFFFFF when a zip64 extra field holds them.
-    """
-    name = info.orig_filename
-    if info.header_offset != position:
-        raise damaged(f"{name} does not start where the previous member ends")
-    if info.flag_bits & 1:
-        raise damaged(f"{name} is encrypted")
-    if info.flag_bits & ~KNOWN_FLAGS or info.compress_type not in (STORED, DEFLATED):
-        raise damaged(f"{name} uses zip features that a bundle never uses")
-    if info.compress_type == STORED and info.compress_size != info.file_size:
-        raise damaged(f"{name} is stored uncompressed but has two different sizes")
-    if info.volume or info.internal_attr & ~1 or info.comment:
-        raise damaged(f"the zip directory record of {name} has unexpected fields")
-    file.seek(position)
-    header = file.read(LOCAL_HEADER.size)
-    if len(header) != LOCAL_HEADER.size:
-        raise damaged(f"{name} is cut short")
-    fields: tuple[bytes, int, int, int, int, int, int, int, int, int, int, int]
-    fields = LOCAL_HEADER.unpack(header)
-    signature, version, os_version, flags, method, time, date = fields[:7]
-    crc, packed_size, size, name_length, extra_length = fields[7:]
-    local_name = file.read(name_length)
-    local_extra = extra_fields(file.read(extra_length), name)
-    central_extra = extra_fields(info.extra, name)
-    zip64 = local_extra.pop(ZIP64_EXTRA, None)  # 4.5.3: both sizes, and 0xFFFFFFFF in their place
-    if zip64 is not None:
-        if len(zip64) != 16 or (packed_size, size) != (ZIP32_MAX, ZIP32_MAX):
-            raise damaged(f"the local header of {name} has a malformed zip64 field")
-        size, packed_size = struct.unpack("<QQ", zip64)
-    central_extra.pop(ZIP64_EXTRA, None)
-    expected = (info.CRC, info.compress_size, info.file_size)
-    if (
-        signature != b"PK\x03\x04"
-        or local_name != name.encode("ascii")
-        or (version, os_version) != (info.extract_version, info.reserved)
-        or (flags, method) != (info.flag_bits, info.compress_type)
-        or (date, time) != dos_date_time(info)
-        or local_extra != central_extra
-        or (crc, packed_size, size) not in (expected, (0, 0, 0) if flags & 8 else expected)
-    ):
-        raise damaged(f"the local header of {name} does not match the zip directory")
-    data_at = position + LOCAL_HEADER.size + name_length + extra_length
-    end = data_at + info.compress_size
-    if not flags & 8:
-        return Member(info, data_at, end)
-    file.seek(end)
-    descriptor = file.read(24)
-    if descriptor[:16] == struct.pack("<4sLLL", DATA_DESCRIPTOR, *expected):
-        return Member(info, data_at, end + 16)
-    if descriptor == struct.pack("<4sLQQ", DATA_DESCRIPTOR, *expected):
-        return Member(info, data_at, end + 24)
-    raise damaged(f"the data descriptor of {name} does not match the zip directory")
-
-
-def check_end_records(file: BinaryIO, bundle: zipfile.ZipFile) -> None:
-    """The directory follows the last member and the end record(s) follow it, with no comment."""
-    record_at = file.seek(0, io.SEEK_END) - END_RECORD.size
-    file.seek(record_at)
-    signature, disk, directory_disk, *counts_and_place, comment_length = END_RECORD.unpack(
-        file.read(END_RECORD.size)
-    )
-    if signature != b"PK\x05\x06" or comment_length or disk or directory_disk:
-        raise damaged("the file does not end with a plain end-of-directory record")
-    here, count, size, offset = counts_and_place
-    directory_end = record_at
-    file.seek(record_at - ZIP64_LOCATOR.size)
-    locator = file.read(ZIP64_LOCATOR.size)
-    if locator.startswith(b"PK\x06\x07"):
-        here, count, size, offset, directory_end = zip64_end_record(file, locator, record_at)
-        real = (here, count, size, offset)
-        limits = (0xFFFF, 0xFFFF, ZIP32_MAX, ZIP32_MAX)
-        for short, value, limit in zip(counts_and_place, real, limits, strict=True):
-            if short not in (min(value, limit), limit):  # 4.4.1.4: the real value, or all ones
-                raise damaged("the end-of-directory record disagrees with the zip64 one")
-    if here != count or count != len(bundle.infolist()):
-        raise damaged("the zip directory's count of members is wrong")
-    if offset != bundle.start_dir or offset + size != directory_end:
-        raise damaged("the zip directory is not where its end record says")
-    check_directory_records(file, bundle, size)
-
-
-def zip64_end_record(file: BinaryIO, locator: bytes, record_at: int) -> tuple[int, ...]:
-    """4.3.14-15: the zip64 record sits just before its locator, just before the end record.
-
-    Returns its member counts, directory size and place, and where the record starts.
-    """
-    zip64_at = record_at - ZIP64_LOCATOR.size - ZIP64_END_RECORD.size
-    _, locator_disk, locator_points_at, disks = ZIP64_LOCATOR.unpack(locator)
-    file.seek(max(zip64_at, 0))
-    record = ZIP64_END_RECORD.unpack(file.read(ZIP64_END_RECORD.size))
-    signature, record_size, _, needed, disk, directory_disk, here, count, size, offset = record
-    if (
-        signature != b"PK\x06\x06"
-        or record_size != ZIP64_END_RECORD.size - 12
-        or not 45 <= needed <= 63  # zip64 came with version 4.5; 6.3 is the last
-        or (locator_points_at, locator_disk, disks, disk, directory_disk) != (zip64_at, 0, 1, 0, 0)
-    ):
-        raise damaged("the zip64 end-of-directory records are malformed")
-    return here, count, size, offset, zip64_at
-
-
-def check_directory_records(file: BinaryIO, bundle: zipfile.ZipFile, size: int) -> None:
-    """4.3.12: the directory records fill the directory exactly, with the lengths they state.
-
-    (The zip module quietly shortens a name, extra field or comment that runs past the end.)
-    """
-    file.seek(bundle.start_dir)
-    directory = file.read(size)
-    position = 0
-    for info in bundle.infolist():
-        name_length, extra_length, comment_length = struct.unpack_from(
-            "<HHH", directory, position + 28
-        )
-        name_at = position + 46
-        if (
-            directory[name_at : name_at + name_length] != info.orig_filename.encode("ascii")
-            or extra_length != len(info.extra)
-            or comment_length != len(info.comment)
-        ):
-            raise damaged(f"the zip directory record of {info.orig_filename} is cut short")
-        position = name_at + name_length + extra_length + comment_length
-    if position != size:
-        raise damaged("the zip directory records do not fill the zip directory")
-
-
-def check_zip_layout(file: BinaryIO, bundle: zipfile.ZipFile) -> dict[str, Member]:
-    """Members lie end to end from byte 0, then the directory, then the end record(s)."""
-    members: dict[str, Member] = {}
-    position = 0
-    for info in sorted(bundle.infolist(), key=lambda info: info.header_offset):
-        members[info.orig_filename] = check_member_layout(file, info, position)
-        position = members[info.orig_filename].end
-    if position != bundle.start_dir:
-        raise damaged("there are stray bytes before the zip directory")
-    check_end_records(file, bundle)
-    return members
-
-
-def member_chunks(file: BinaryIO, member: Member) -> Iterator[bytes]:
-    """A member's bytes, in chunks of at most CHUNK_SIZE.
-
-    Read to the end, it has been checked whole: its length and CRC-32 are the directory's, and
-    a deflated member's stream (RFC 1951) ends exactly at the end of its compressed bytes.
-    """
-    info, name = member.info, member.info.orig_filename
-    inflater = zlib.decompressobj(-15) if info.compress_type == DEFLATED else None
-    position, left, length, crc = member.data_at, info.compress_size, 0, 0
-    try:
-        while left > 0:
-            file.seek(position)
-            data = file.read(min(CHUNK_SIZE, left))
-            if not data:
-                raise damaged(f"{name} is cut short")
-            position, left = position + len(data), left - len(data)
-            while data:
-                if inflater is None:
-                    chunk, data = data, b""
-                else:
-                    chunk = inflater.decompress(data, CHUNK_SIZE)
-                    data = inflater.unconsumed_tail
-                length, crc = length + len(chunk), zlib.crc32(chunk, crc)
-                if length > info.file_size:
-                    raise damaged(f"{name} is longer than the zip directory says")
-                yield chunk
-        if inflater is not None:
-            chunk = inflater.flush()
-            length, crc = length + len(chunk), zlib.crc32(chunk, crc)
-            yield chunk
-            if not inflater.eof or inflater.unused_data:
-                raise damaged(f"the compressed data of {name} does not end where it should")
-    except zlib.error as error:
-        raise damaged(f"the compressed data of {name} is corrupt ({error})") from None
-    if length != info.file_size or crc != info.CRC:
-        raise damaged(f"{name} does not have the length and CRC-32 the zip directory gives")
-
-
-def read_member(file: BinaryIO, member: Member) -> bytes:
-    return b"".join(member_chunks(file, member))
-
-
-@dataclass(frozen=True)
-class Bundle:
-    file: BinaryIO
-    members: dict[str, Member]
-    checkpoint: bytes
-    vkey: bytes
-
-
-def check_member_names(bundle: zipfile.ZipFile) -> None:
-    """The bundle's files are there, once each, and nothing else is."""
-    names: set[str] = set()
-    for info in bundle.infolist():
-        name = info.orig_filename
-        if name not in (*REQUIRED_MEMBERS, "leaves") and not ATTACHMENT_NAME.fullmatch(name):
-            raise Failure(f"the bundle holds an unexpected file {name!a}")
-        if name in names:
-            raise Failure(f"the bundle holds two files named {name}")
-        names.add(name)
-    for name in REQUIRED_MEMBERS:
-        if name not in names:
-            raise Failure(f"the bundle has no {name}")
-
-
-def open_bundle(file: BinaryIO) -> Bundle:
-    """Check 1: the zip opens, holds the bundle's files and nothing else, and is intact."""
-    try:
-        bundle = zipfile.ZipFile(file)
-    except ZIP_ERRORS as error:
-        raise Failure(f"the bundle is not a readable zip file ({error})") from None
-    except NotImplementedError as error:
-        raise damaged(str(error)) from None
-    check_member_names(bundle)
-    try:
-        members = check_zip_layout(file, bundle)
-    except struct.error as error:
-        raise damaged(str(error)) from None
-    for name in ("checkpoint", "log.vkey"):
-        if members[name].info.file_size > MAX_NOTE_SIZE:
-            raise Failure(f"{name} is {members[name].info.file_size} bytes long, far too long")
-    for name in ("README.txt", "leaves"):  # not used unless needed, but must be intact
-        if name in members:
-            for _ in member_chunks(file, members[name]):
-                pass
-    return Bundle(
-        file=file,
-        members=members,
-        checkpoint=read_member(file, members["checkpoint"]),
-        vkey=read_member(file, members["log.vkey"]),
-    )
-
-
-# --- Entries ----------------------------------------------------------------------------------
+JSON = json.JSONDecoder(parse_constant=reject_constant)  # Python also reads NaN, which is not JSON
+TIME = re.compile(  # UTC with milliseconds: 2026-11-24T10:00:00.000Z
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"\.[0-9]{3}Z"
+)
+KEYS = {"actor", "book", "data", "index", "time", "type"}
 
 
 def check_entry(line: bytes, index: int, book: str) -> None:
     """Check 4 for one line of entries.jsonl, which must be entry number `index` of `book`."""
-    if not line:
-        raise Failure("entries.jsonl has a blank line there")
     try:
         text = line.decode("utf-8")
         entry, end = JSON.raw_decode(text)  # no whitespace around, nothing after
@@ -555,163 +367,97 @@ def check_entry(line: bytes, index: int, book: str) -> None:
         raise Failure("the line is not UTF-8") from None
     except (ValueError, RecursionError) as error:
         raise Failure(f"the line is not valid JSON ({error})") from None
-    if end != len(text):
-        raise Failure(f"the line has more than one JSON value (at character {end})")
-    if type(entry) is not dict:
-        raise Failure("the line is not a JSON object")
-    if entry.keys() != ENTRY_KEYS and entry.keys() != ENTRY_KEYS_WITH_REFS:
-        raise Failure(
-            f"its members are {sorted(entry)!a}, not actor, book, data, index, time, type "
-            "and optionally refs"
-        )
+    if end != len(text) or type(entry) is not dict:
+        raise Failure("the line is not a JSON object, or is more than one")
+    if entry.keys() != KEYS and entry.keys() != KEYS | {"refs"}:
+        raise Failure(f"its members are {sorted(entry)!a}, not {sorted(KEYS)} and maybe refs")
     if type(entry["index"]) is not int or entry["index"] != index:
-        raise Failure(
-            f"the line at position {index} says index {entry['index']!a} "
-            "(a line was deleted, inserted, moved or edited)"
-        )
+        raise Failure(f"the line at position {index} says index {entry['index']!a}")
     if entry["book"] != book:
         raise Failure(f"it belongs to book {entry['book']!a}, not {book}")
     if type(entry["actor"]) is not str or type(entry["type"]) is not str:
         raise Failure("its actor and type must be strings")
     if type(entry["data"]) is not dict:
         raise Failure("its data is not a JSON object")
-    if "refs" in entry and (
-        type(entry["refs"]) is not list or any(type(ref) is not dict for ref in entry["refs"])
-    ):
+    refs = entry.get("refs", [])
+    if type(refs) is not list or any(type(ref) is not dict for ref in refs):
         raise Failure("its refs are not a list of JSON objects")
-    if type(entry["time"]) is not str or not TIME_FORMAT.fullmatch(entry["time"]):
+    if type(entry["time"]) is not str or not TIME.fullmatch(entry["time"]):
         raise Failure(f"its time {entry['time']!a} is not YYYY-MM-DDTHH:MM:SS.mmmZ")
 
 
-def reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-# Python's decoder also reads NaN and Infinity, which are not JSON.
-JSON = json.JSONDecoder(parse_constant=reject_constant)
-
-
-@dataclass(frozen=True)
-class Entries:
-    count: int  # lines in entries.jsonl
-    leaves: bytes  # the leaf hashes of the first lines, up to the signed size, concatenated
-
-
-def read_entries(file: BinaryIO, member: Member, book: str, size: int) -> Entries:
-    """Check every line of entries.jsonl; keep the leaf hashes of the first `size` lines.
-
-    The file is read to its end even after a bad line, so that a damaged zip is reported as
-    damaged rather than as the garbage it decompresses to.
-    """
-    leaves = bytearray()
-    problem: Failure | None = None
-    index = 0
+def read_entries(file: BinaryIO, member: Member, book: str) -> list[bytes]:
+    """Check 4 for every line; return their leaf hashes."""
+    leaves: list[bytes] = []
     rest = b""
-    for chunk in member_chunks(file, member):
+    for chunk in chunks(file, member):
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
         for line in lines:
-            if problem is None:
-                try:
-                    check_entry(line, index, book)
-                except Failure as failure:
-                    problem = Failure(f"entry {index}: {failure}")
-            if index < size:
-                leaves += hashlib.sha256(b"\x00" + line).digest()  # leaf_hash, inline for speed
-            index += 1
-    if problem is not None:
-        raise problem
+            try:
+                check_entry(line, len(leaves), book)
+            except Failure as failure:
+                raise Failure(f"entry {len(leaves)}: {failure}") from None
+            leaves.append(hashlib.sha256(b"\x00" + line).digest())  # leaf_hash, inlined for speed
     if rest:
-        raise Failure(f"entry {index}: the last line of entries.jsonl does not end with a newline")
-    return Entries(index, bytes(leaves))
+        raise Failure(f"entry {len(leaves)}: the last line of entries.jsonl has no newline")
+    return leaves
 
 
-def explain_mismatch(entries: Entries, root: bytes, checkpoint: Checkpoint, bundle: Bundle) -> str:
-    """Check 5 failed: name the first entry that differs from the signed tree, where possible.
-
-    The `leaves` file is believed only if its own root is the signed root.
-    """
-    count, size = entries.count, checkpoint.size
-    if count > size and root == checkpoint.root:
-        return (
-            f"entries.jsonl has {count} entries but the checkpoint signs only {size}: "
-            f"entry {size} onward is not covered by the signature"
-        )
-    member = bundle.members.get("leaves")
-    leaves = b""
-    if member is not None and member.info.file_size == size * HASH_SIZE:
-        leaves = read_member(bundle.file, member)
-    if leaves and merkle_root(hashes_in(leaves, size)) == checkpoint.root:
-        for index in range(min(count, size)):
-            start = index * HASH_SIZE
-            if entries.leaves[start : start + HASH_SIZE] != leaves[start : start + HASH_SIZE]:
+def explain_mismatch(leaves: list[bytes], checkpoint: Checkpoint, listed: bytes) -> str:
+    """Check 5 failed: say how. `listed` (the leaves file) is believed only if its own root is
+    the signed root; then the first entry that differs from it is named."""
+    count, size = len(leaves), checkpoint.size
+    if count > size and merkle_root(leaves[:size]) == checkpoint.root:
+        return f"there are {count} entries, but entry {size} onward is not covered by the signature"
+    signed = [listed[i : i + HASH_SIZE] for i in range(0, len(listed), HASH_SIZE)]
+    if len(signed) == size and merkle_root(signed) == checkpoint.root:
+        for index, (ours, theirs) in enumerate(zip(leaves, signed, strict=False)):
+            if ours != theirs:
                 return f"entry {index} does not match the signed tree"
-        if count < size:
-            return (
-                f"entries.jsonl has {count} entries but the checkpoint signs {size}: "
-                f"entry {count} onward is missing"
-            )
-    if count != size:
-        return (
-            f"entries.jsonl has {count} entries but the checkpoint signs {size}, and the "
-            "entries do not match the signed checkpoint"
-        )
+        return f"the checkpoint signs {size} entries but entry {count} onward is missing"
     return (
-        f"the entries do not match the signed checkpoint: their root is {root.hex()}, the "
-        f"signed root is {checkpoint.root.hex()} (no leaves file reproduces the signed root to "
-        "point at the first bad entry)"
+        f"the entries do not match the signed checkpoint ({count} entries, {size} signed; no "
+        "leaves file reproduces the signed root to point at the first bad entry)"
     )
 
 
-# --- The whole check ------------------------------------------------------------------------
+# --- Checks 6 and 7, and the whole check ------------------------------------------------------
 
 
 def read_key_argument(value: str) -> VerifierKey:
     """--key: a file holding a key line, or the key line itself."""
-    path = Path(value)
     try:
-        text = path.read_text(encoding="utf-8") if path.is_file() else value
-    except (OSError, ValueError) as error:
-        raise UsageError(f"cannot read the key file {value}: {error}") from None
-    try:
+        text = Path(value).read_text(encoding="utf-8") if Path(value).is_file() else value
         return parse_vkey(text.strip())
-    except ValueError as error:
+    except (OSError, ValueError) as error:
         raise UsageError(f"--key is neither a key file nor a verifier key: {error}") from None
 
 
-def bundle_key(bundle: Bundle, trusted: VerifierKey | None) -> VerifierKey:
+def bundle_key(vkey: bytes, trusted: VerifierKey | None) -> VerifierKey:
     """Check 2: the key the investigator gave, which log.vkey must repeat; or else log.vkey."""
     if trusted is not None:
-        if bundle.vkey != trusted.line.encode("utf-8") + b"\n":
-            raise Failure(f"the bundle's log.vkey is not the key you gave ({trusted})")
+        if vkey != trusted.line.encode("utf-8") + b"\n":
+            raise Failure(f"the bundle's log.vkey is not the key you gave ({trusted.name})")
         return trusted
     try:
-        key = parse_vkey(bundle.vkey.decode("utf-8").removesuffix("\n"))
-    except ValueError as error:
+        key = parse_vkey(vkey.decode("utf-8").removesuffix("\n"))
+    except ValueError as error:  # UnicodeDecodeError is a ValueError
         raise Failure(f"log.vkey is not a verifier key: {error}") from None
-    if not bundle.vkey.endswith(b"\n"):
+    if not vkey.endswith(b"\n"):
         raise Failure("log.vkey is not a verifier key: it does not end with a newline")
     print(
-        f"WARNING: no --key given, so the key {key} was taken from the bundle itself, which "
-        "proves nothing about who made it; compare it with a copy obtained independently from "
-        "the production",
+        f"WARNING: no --key given, so the key {key.name}+{key.key_id.hex()} was taken from the "
+        "bundle itself, which proves nothing about who made it; compare it with a copy obtained "
+        "independently from the production",
         file=sys.stderr,
     )
     return key
 
 
-def check_attachments(bundle: Bundle) -> None:
-    """Check 6: every attachments/<name> file has SHA-256 equal to its name."""
-    for name, member in sorted(bundle.members.items()):
-        if name.startswith("attachments/"):
-            digest = hashlib.sha256()
-            for chunk in member_chunks(bundle.file, member):
-                digest.update(chunk)
-            if digest.hexdigest() != name.removeprefix("attachments/"):
-                raise Failure(f"{name}: its SHA-256 is {digest.hexdigest()}, not its name")
-
-
-def check_old_checkpoint(raw: bytes, key: VerifierKey, signed: Checkpoint, leaves: bytes) -> int:
+def check_old_checkpoint(
+    raw: bytes, key: VerifierKey, signed: Checkpoint, leaves: list[bytes]
+) -> int:
     """Check 7: the bundle extends a checkpoint the investigator already holds."""
     try:
         old = parse_checkpoint(raw, key)
@@ -724,45 +470,47 @@ def check_old_checkpoint(raw: bytes, key: VerifierKey, signed: Checkpoint, leave
             f"the checkpoint you hold signs {old.size} entries, more than this bundle's "
             f"{signed.size}: the log was cut short, or the bundle is older than your checkpoint"
         )
-    if merkle_root(hashes_in(leaves, old.size)) != old.root:
+    if merkle_root(leaves[: old.size]) != old.root:
         raise Failure(
-            f"the log was rewritten: its first {old.size} entries do not match the checkpoint "
-            "you hold"
+            f"the log was rewritten: its first {old.size} entries do not match your checkpoint"
         )
     return old.size
 
 
 def verify(file: BinaryIO, trusted: VerifierKey | None, old_checkpoint: bytes | None) -> str:
     """Run checks 1 to 7 in order; return the summary, or raise Failure at the first failure."""
-    bundle = open_bundle(file)
-    key = bundle_key(bundle, trusted)
+    members = read_container(file)
+    for name in ("log.vkey", "checkpoint"):
+        if members[name].size > MAX_NOTE_SIZE:
+            raise Failure(f"{name} is {members[name].size} bytes long, far too long for what it is")
+    key = bundle_key(read_member(file, members["log.vkey"]), trusted)
     try:
-        checkpoint = parse_checkpoint(bundle.checkpoint, key)
+        checkpoint = parse_checkpoint(read_member(file, members["checkpoint"]), key)
     except Failure as failure:
         raise Failure(f"checkpoint: {failure}") from None
-    entries = read_entries(
-        bundle.file, bundle.members["entries.jsonl"], checkpoint.book, checkpoint.size
-    )
-    root = merkle_root(hashes_in(entries.leaves, len(entries.leaves) // HASH_SIZE))
-    if entries.count != checkpoint.size or root != checkpoint.root:
-        raise Failure(explain_mismatch(entries, root, checkpoint, bundle))
-    check_attachments(bundle)
-    summary = (
-        f"OK: {checkpoint.size} entries of book {checkpoint.book}, root {root.hex()}, "
-        f"signed by {key.name}"
-    )
+    leaves = read_entries(file, members["entries.jsonl"], checkpoint.book)
+    root = merkle_root(leaves)
+    if len(leaves) != checkpoint.size or root != checkpoint.root:
+        listed = members.get("leaves", Member(0, 0))
+        listed = listed if listed.size == checkpoint.size * HASH_SIZE else Member(0, 0)
+        raise Failure(explain_mismatch(leaves, checkpoint, read_member(file, listed)))
+    for name, member in members.items():  # check 6
+        if name.startswith("attachments/"):
+            digest = hashlib.sha256()
+            for chunk in chunks(file, member):
+                digest.update(chunk)
+            if digest.hexdigest() != name.removeprefix("attachments/"):
+                raise Failure(f"{name}: its SHA-256 is {digest.hexdigest()}, not its name")
+    summary = f"OK: {len(leaves)} entries of book {checkpoint.book}, root {root.hex()}, "
+    summary += f"signed by {key.name}"
     if old_checkpoint is not None:
-        old_size = check_old_checkpoint(old_checkpoint, key, checkpoint, entries.leaves)
-        summary += (
-            f"\nOK: the bundle is consistent with the checkpoint you hold ({old_size} entries)"
-        )
+        old_size = check_old_checkpoint(old_checkpoint, key, checkpoint, leaves)
+        summary += f"\nOK: consistent with the checkpoint you hold ({old_size} entries)"
     return summary
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Verify an Armory evidence bundle with SHA-256 and Ed25519 only."
-    )
+    parser = argparse.ArgumentParser(description="Verify an Armory evidence bundle.")
     parser.add_argument("bundle", metavar="BUNDLE.zip")
     parser.add_argument("--key", metavar="VKEY_FILE_OR_TEXT", help="the key you trust")
     parser.add_argument("--checkpoint", metavar="OLD_CHECKPOINT_FILE", help="a checkpoint you hold")

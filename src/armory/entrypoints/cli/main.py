@@ -12,26 +12,26 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
-from psycopg import DatabaseError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 from typer.exceptions import TyperException
 
-from armory import bootstrap
-from armory.adapters.sql.schema import one_line
 from armory.config import Settings
 from armory.errors import ArmoryError, InvalidInput, NotFound, VerificationFailed
 from armory.ledger.bundle import verify_bundle
 from armory.ledger.entry import Draft, check_book_id
 from armory.ledger.note import VerifierKey
-from armory.services import views
-from armory.services.demo import load_demo
 from armory.services.ports import Account
+
+if TYPE_CHECKING:
+    from armory import bootstrap
+
+# The database stack (SQLAlchemy, Alembic, psycopg) is imported by the commands that open the
+# node, not at start: `armory verify BUNDLE` and `--help` need none of it.
 
 app = typer.Typer(
     name="armory",
@@ -63,7 +63,15 @@ def _settings(data_dir: Path | None) -> Settings:
 
 
 def _open(data_dir: Path | None) -> bootstrap.Armory:
+    from armory import bootstrap  # noqa: PLC0415 -- the database stack loads only when needed
+
     return bootstrap.open_armory(_settings(data_dir))
+
+
+def _init(data_dir: Path | None, node_name: str | None) -> bootstrap.Armory:
+    from armory import bootstrap  # noqa: PLC0415 -- the database stack loads only when needed
+
+    return bootstrap.init(_settings(data_dir), node_name)
 
 
 def _operator() -> str:
@@ -82,7 +90,7 @@ def init(
     ] = None,
 ) -> None:
     """Create the data directory, database and node key (safe to run again)."""
-    armory = bootstrap.init(_settings(data_dir), node_name)
+    armory = _init(data_dir, node_name)
     try:
         typer.echo(f"Armory node {armory.ledger.node_name} ready in {armory.settings.data_dir}")
         typer.echo(f"verifier key: {armory.ledger.verifier.to_text()}")
@@ -309,6 +317,8 @@ def board(
     """Every firearm now, every box and its count, open incidents, and the day."""
     armory = _open(data_dir)
     try:
+        from armory.services import views  # noqa: PLC0415 -- loaded when needed
+
         view = views.board(armory.commands.state(book), book)
     finally:
         armory.close()
@@ -380,6 +390,8 @@ def list_items(
     """One list of a book, as JSON; corrections shown beside the originals, or alone."""
     armory = _open(data_dir)
     try:
+        from armory.services import views  # noqa: PLC0415 -- loaded when needed
+
         rows = views.listing(armory.commands.state(book), kind, view)
     finally:
         armory.close()
@@ -410,6 +422,8 @@ def trace(
     """The whole life of a firearm or box across books, with gaps flagged."""
     armory = _open(data_dir)
     try:
+        from armory.services import views  # noqa: PLC0415 -- loaded when needed
+
         view = views.Tracer(armory.ledger, armory.commands).trace(book, item)
     finally:
         armory.close()
@@ -574,8 +588,10 @@ def _read_text(path: Path) -> str:
 @app.command()
 def demo(data_dir: DataDir = None) -> None:
     """Set up the demo data directory (safe to run again) and say how to look at it."""
-    armory = bootstrap.init(_settings(data_dir), None)
+    armory = _init(data_dir, None)
     try:
+        from armory.services.demo import load_demo  # noqa: PLC0415 -- loaded when needed
+
         created = load_demo(armory.ledger, _operator())
         state = f"created books {', '.join(created)}" if created else "demo books already there"
         typer.echo(f"Demo ready in {armory.settings.data_dir}: {state}")
@@ -636,16 +652,15 @@ def run() -> None:
     except KeyboardInterrupt:
         _fail("interrupted")
         sys.exit(130)
-    except (SQLAlchemyError, DatabaseError) as error:
-        # A database that went away in the middle: nothing acknowledged is lost (every answer
-        # printed was committed); say so in one line.
-        if os.environ.get("ARMORY_DEBUG"):
-            traceback.print_exc()
-        _fail(f"the database failed: {one_line(error)}; what was acknowledged is committed")
-        sys.exit(1)
     except Exception as error:  # noqa: BLE001 -- the last line of defence: one line, not a traceback
         if os.environ.get("ARMORY_DEBUG"):
             traceback.print_exc()
+        if type(error).__module__.split(".")[0] in ("sqlalchemy", "psycopg", "sqlite3"):
+            # A database that went away in the middle: every answer printed was committed.
+            original = getattr(error, "orig", None) or error
+            detail = (str(original).strip().splitlines() or [type(original).__name__])[0]
+            _fail(f"the database failed: {detail}; what was acknowledged is committed")
+            sys.exit(1)
         first_line = (str(error).splitlines() or [""])[0]
         _fail(
             f"unexpected error: {type(error).__name__}: {first_line} "
