@@ -35,15 +35,20 @@ class SqlAccounts:
         self._cache_key = os.urandom(32)
         self._verified: dict[str, tuple[bytes, float]] = {}
         self._lock = threading.Lock()
+        mark = "?" if engine.dialect.name == "sqlite" else "%s"
+        self._get_sql = f"SELECT id, name, is_admin FROM accounts WHERE id = {mark}"  # noqa: S608 -- a placeholder only
 
     def get(self, person: str) -> Account | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(accounts.c.id, accounts.c.name, accounts.c.is_admin).where(
-                    accounts.c.id == person
-                )
-            ).first()
-        return Account(row.id, row.name, bool(row.is_admin)) if row else None
+        # Asked once per command: the driver's own statement, not SQLAlchemy's compiled one.
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(self._get_sql, (person,))
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+        return Account(row[0], row[1], bool(row[2])) if row else None
 
     def add(self, account: Account, password: str, pin: str) -> None:
         _check_secret("password", password, 8)
