@@ -625,6 +625,13 @@ def _resume_day(d: Decision) -> list[Event]:
 def _close_day(d: Decision) -> list[Event]:
     cmd: c.CloseDay = d.command
     d.require([*d.armorer_step(), d.known("box", *cmd.counts), _day_open(d), _items_out(d)])
+    uncounted = sorted(
+        box.id
+        for box in d.state.boxes.values()
+        if box.custody.kind != "gone" and box.id not in cmd.counts
+    )
+    if uncounted:
+        raise InvalidInput(f"count every box to close the day: missing {', '.join(uncounted)}")
     d.emit("day_closed", d.data())
     assert d.state.day is not None
     _count_findings(d, cmd.counts, f"the close of {d.state.day.date}")
@@ -824,7 +831,46 @@ def _inspect(d: Decision) -> list[Event]:
             f"live round found in {cmd.firearm}, chamber {', '.join(map(str, live))}",
             [cmd.firearm],
         )
+    missing, stray = _against_the_ledger(d.state, firearm, cmd.chambers)
+    if missing:
+        # A round the ledger put in a chamber is not what was found: a finding, which stops
+        # the work until two people have explained it (the round stays on the books).
+        d.open_incident(
+            "count_mismatch",
+            f"{cmd.firearm}: {'; '.join(missing)}",
+            [cmd.firearm],
+            Rule.COUNT_MISMATCH,
+        )
+    if stray:
+        d.open_incident(
+            "near_miss",
+            f"{cmd.firearm}: rounds nobody recorded loading: {'; '.join(stray)}",
+            [cmd.firearm],
+        )
     return d.events
+
+
+def _against_the_ledger(
+    state: BookState, firearm: Firearm, chambers: Sequence[c.ChamberFinding]
+) -> tuple[list[str], list[str]]:
+    """What an inspection found that the ledger does not explain: rounds missing or changed in
+    chambers the ledger loaded, and rounds in chambers it knows nothing of."""
+    missing: list[str] = []
+    stray: list[str] = []
+    for chamber in chambers:
+        if chamber.content in ("live", "unknown"):
+            continue  # a live round is its own incident; unknown says nothing
+        known = firearm.contents[chamber.n - 1]
+        box = state.boxes.get(known.box) if known.box is not None else None
+        if box is not None:
+            expected = {box.kind, "spent"} if box.kind == "blank" else {box.kind}
+            if chamber.content not in expected:
+                missing.append(
+                    f"chamber {chamber.n} held a {box.kind} from {box.id}, found {chamber.content}"
+                )
+        elif chamber.content != "empty" and known.content not in ("unknown",):
+            stray.append(f"chamber {chamber.n}: {chamber.content}")
+    return missing, stray
 
 
 @handles(c.LoadFirearm)
@@ -922,9 +968,22 @@ def _unload(d: Decision) -> list[Event]:
         if not 1 <= round_out.chamber <= firearm.chambers:
             raise InvalidInput(f"{cmd.firearm} has no chamber {round_out.chamber}")
         chamber = firearm.contents[round_out.chamber - 1]
-        if chamber.box is None:
+        if chamber.content == "unknown" and round_out.to != SPENT:
+            raise InvalidInput(
+                f"chamber {round_out.chamber} of {cmd.firearm} is unknown: inspect it before "
+                "putting its round back in a box"
+            )
+        if chamber.box is None and chamber.content in ("empty", "live"):
             raise InvalidInput(f"chamber {round_out.chamber} of {cmd.firearm} holds no round")
+        if round_out.to != SPENT and (
+            chamber.box is None or chamber.content in ("spent", "empty", "unknown")
+        ):
+            raise InvalidInput(
+                f"chamber {round_out.chamber} holds a {chamber.content} round the ledger cannot "
+                "put back in a box: unload it as spent"
+            )
         if round_out.to != SPENT:
+            assert chamber.box is not None
             source, target = d.state.boxes[chamber.box], d.state.boxes[round_out.to]
             if (source.kind, source.load, source.calibre) != (
                 target.kind,

@@ -289,7 +289,12 @@ def _declared(state: BookState, event: Recorded) -> BookState:
 
 @handles("checked_out")
 def _checked_out(state: BookState, event: Recorded) -> BookState:
-    return _custody(state, event.data["item"], Custody("armorer", event.actor))
+    item = event.data["item"]
+    state = _custody(state, item, Custody("armorer", event.actor))
+    if item in state.firearms:
+        # An inspection made in storage is not one made in the armorer's hands.
+        state = _firearm(state, replace(state.firearms[item], inspection_current=False))
+    return state
 
 
 @handles("stored")
@@ -319,10 +324,10 @@ def _firearm_inspected(state: BookState, event: Recorded) -> BookState:
     d = event.data
     firearm = state.firearms[d["firearm"]]
     chambers = tuple(Chamber(c["content"], c.get("box")) for c in d["chambers"])
-    # A round the ledger knows is loaded stays tied to its box (a fired one too, until it is
-    # unloaded as spent); what was found is what is shown.
+    # A round the ledger loaded stays tied to its box, whatever was found, until it is
+    # unloaded (a difference opened an incident); what was found is what is shown.
     contents = tuple(
-        Chamber(found.content, known.box if found.content in ("dummy", "blank", "spent") else None)
+        Chamber(found.content, known.box)
         for found, known in zip(chambers, firearm.contents, strict=True)
     )
     inspection = Inspection(

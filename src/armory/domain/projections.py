@@ -103,11 +103,18 @@ def state_from_documents(docs: Mapping[Key, Any]) -> BookState:
             listed[attribute].append(restore(cls, doc))
     values.update(collected)
     values.update({k: tuple(sorted(v, key=lambda item: item.index)) for k, v in listed.items()})
+    # Every document the summary counts must be there; a state missing some is not trusted.
+    found = {kind: len(collected[attribute]) for attribute, (kind, _) in KINDS.items()}
+    found.update({kind: len(listed[attribute]) for attribute, (kind, _) in SERIES.items()})
+    values["complete"] = meta.get("counts") == found
     return BookState(**values)
 
 
 def _meta(state: BookState) -> dict[str, Any]:
+    counts = {kind: len(getattr(state, attribute)) for attribute, (kind, _) in KINDS.items()}
+    counts.update({kind: len(getattr(state, a)) for a, (kind, _) in SERIES.items()})
     return {
+        "counts": counts,
         "kind": state.kind,
         "size": state.size,
         "day": to_json(state.day),

@@ -253,6 +253,8 @@ class BookState:
     overrides: tuple[int, ...] = ()
     # (person, firearm) -> (entry, day) of a refusal to handle: it stands for that day.
     refused_to_handle: Mapping[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    # False when the state was read from projection documents some of which are missing.
+    complete: bool = True
 
     @property
     def frozen_by(self) -> Incident | None:

@@ -147,17 +147,23 @@ class CommandService:
 
     # State
 
-    def load_state(self, book: str, writer: BookWriter) -> BookState:
-        """The book's state at the writer's size: cached, or loaded, then caught up."""
+    def load_state(self, book: str, writer: BookWriter) -> tuple[BookState, BookState]:
+        """The book's state as its stored projections hold it, and brought up to the writer's
+        size. The cache stands for the stored projections only when it is current; otherwise
+        the documents are read (and, if any are missing, the ledger is folded again), then the
+        entries another process appended are folded on top. The caller stores the difference
+        between the two, so projections that were behind or damaged are repaired."""
         with self._lock:
-            state = self._states.get(book)
-        if state is None:
-            state = state_from_documents(writer.load_projections())
-        if state.size > writer.size:
-            state = state_from_documents(writer.load_projections())
-        for stored in writer.entries_since(state.size):
-            state = evolve(state, _recorded(decode_entry(stored.body)))
-        return state
+            cached = self._states.get(book)
+        if cached is not None and cached.size == writer.size:
+            return cached, cached
+        stored = state_from_documents(writer.load_projections())
+        current = stored
+        if stored.size > writer.size or not stored.complete:
+            current = BookState()  # the documents cannot be trusted: fold the whole ledger
+        for row in writer.entries_since(current.size):
+            current = evolve(current, _recorded(decode_entry(row.body)))
+        return stored, current
 
     def state(self, book: str) -> BookState:
         """The book's current state, for views."""
@@ -235,7 +241,7 @@ class _Batch:
 
     def run(self, service: CommandService, writer: BookWriter, size: int, time: str) -> list[Draft]:
         self.results = []  # a retried transaction starts over
-        start = state = service.load_state(self.book, writer)
+        start, state = service.load_state(self.book, writer)
         drafts: list[Draft] = []
         terms: list[tuple[str, int]] = []
         for item in self.prepared:

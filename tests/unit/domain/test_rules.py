@@ -327,6 +327,12 @@ def r1_checked_out(s: OnSet) -> None:
     s.checked_out("R1")
 
 
+def r1_checked_out_and_inspected_in_hand(s: OnSet) -> None:
+    # Checking out ends an inspection made in storage: the witnesses see it again in hand.
+    s.checked_out("R1")
+    s.inspected("R1", ["empty"] * 6)
+
+
 def d1_checked_out(s: OnSet) -> None:
     s.checked_out("D1")
 
@@ -824,7 +830,7 @@ REFUSALS: list[RuleCase] = [
         "ana",
         hand_over(),
         setup=inspected_in_the_safe,
-        fix=r1_checked_out,
+        fix=r1_checked_out_and_inspected_in_hand,
     ),
     RuleCase(
         Rule.NOT_IN_CUSTODY,
@@ -1676,6 +1682,8 @@ def test_rounds_are_conserved_in_every_box_at_every_step(on_set: OnSet) -> None:
         inspected_with_dummies,
         lambda s: s.do("ana", hand_over()),
         lambda s: s.do("ana", take_back()),
+        # Back from the performer the chambers are unknown: inspect before rounds go to a box.
+        lambda s: s.inspected("R1", [("dummy", "D1")] * 6, witnesses=(), purpose="after_return"),
         lambda s: s.do("ana", unload("R1", "D1", [1, 2, 3, 4])),
         lambda s: s.do("ana", unload("R1", "D1", [5, 6])),
         lambda s: s.inspected("R1", ["empty"] * 6),
