@@ -64,7 +64,9 @@ class InMemoryLedgerStore:
         self._lock = threading.RLock()
 
     @contextmanager
-    def write(self, book: str, create: BookRecord | None = None) -> Iterator[InMemoryBookWriter]:
+    def write(
+        self, book: str, create: BookRecord | None = None, bulk: bool = False
+    ) -> Iterator[InMemoryBookWriter]:
         with self._lock:
             if create is not None:
                 if create.id in self.records:

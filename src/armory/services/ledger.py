@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -158,12 +159,23 @@ class LedgerService:
     ) -> int:
         encoder = DraftEncoder(book, format_time(self.clock()))
         unsaved = self._unsaved.get(book)
-        with self.store.write(book) as writer:
+        with (
+            self.store.write(book, bulk=True) as writer,
+            ThreadPoolExecutor(1, thread_name_prefix="armory-insert") as inserter,
+        ):
             frontier = self._frontier(book, writer.size, writer.read_nodes)
             if unsaved is not None:
                 writer.keep_checkpoint(*unsaved)
+            # The database inserts one batch (without holding Python's lock) while the next
+            # is encoded and hashed: measured about an eighth faster (docs/benchmarks.md).
+            in_flight: Future[None] | None = None
             for start in range(0, len(chunk), INSERT_BATCH):
-                writer.insert(encoder.place(chunk[start : start + INSERT_BATCH], frontier))
+                rows = encoder.place(chunk[start : start + INSERT_BATCH], frontier)
+                if in_flight is not None:
+                    in_flight.result()
+                in_flight = inserter.submit(writer.insert, rows)
+            if in_flight is not None:
+                in_flight.result()
         self._committed(book, frontier, unsaved)
         first = frontier.size - len(chunk)
         committed.extend((first + n, draft.type) for n, draft in enumerate(chunk))

@@ -68,10 +68,11 @@ class LedgerStore(Protocol):
     """Where books live: entries are inserted and selected, never updated or deleted."""
 
     def write(
-        self, book: str, create: BookRecord | None = None
+        self, book: str, create: BookRecord | None = None, bulk: bool = False
     ) -> AbstractContextManager[BookWriter]:
         """Lock `book` for appending (creating it first when `create` is given) and commit
-        durably when the block ends without an exception; roll back otherwise."""
+        durably when the block ends without an exception; roll back otherwise. `bulk` says a
+        large group commit is coming, so the store may arrange its housekeeping around it."""
         ...
 
     def book(self, book: str) -> BookRecord | None: ...

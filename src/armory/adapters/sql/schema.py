@@ -16,6 +16,7 @@ from armory.errors import StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_OPTION = "armory_write"  # execution option: this transaction will append
+AUTOCHECKPOINT_PAGES = 1000  # SQLite's default: the log is copied back every ~4 MiB
 
 
 def make_engine(url: str) -> Engine:
@@ -44,9 +45,10 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")  # an acknowledged append survives power loss
         cursor.execute("PRAGMA busy_timeout=60000")
-        # The log is checkpointed by WalCheckpointer, off the appender's path; a log that
-        # grew in a bulk append is cut back to 64 MiB when it restarts.
-        cursor.execute("PRAGMA wal_autocheckpoint=0")
+        # SQLite's own checkpoints keep the log small for everyday appends; bulk appends turn
+        # them off for their transaction and leave the copy to WalCheckpointer. A log that grew
+        # in a bulk append is cut back to 64 MiB when it restarts.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         cursor.execute("PRAGMA journal_size_limit=67108864")
         cursor.close()
 

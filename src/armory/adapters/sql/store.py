@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from armory.adapters.sql.schema import one_line
+from armory.adapters.sql.schema import AUTOCHECKPOINT_PAGES, one_line
 from armory.adapters.sql.tables import (
     INDEX_BITS,
     INDEX_MASK,
@@ -232,11 +232,18 @@ class SqlLedgerStore:
             self._wal.stop()
 
     @contextmanager
-    def write(self, book: str, create: BookRecord | None = None) -> Iterator[SqlBookWriter]:
+    def write(
+        self, book: str, create: BookRecord | None = None, bulk: bool = False
+    ) -> Iterator[SqlBookWriter]:
         raw = self._connect()
+        bulk = bulk and self.sql.sqlite
         try:
             cursor = raw.cursor()
             try:
+                if bulk:
+                    # Tens of megabytes in one transaction: SQLite would copy the log back
+                    # inside the commit; the checkpointer thread does it beside the next batch.
+                    cursor.execute("PRAGMA wal_autocheckpoint=0")
                 if self.sql.begin:
                     cursor.execute(self.sql.begin)
                 if create is not None:
@@ -244,12 +251,14 @@ class SqlLedgerStore:
                 writer = SqlBookWriter(self, cursor, book, self._lock(cursor, book))
                 yield writer
                 raw.commit()
-                if self._wal is not None:
+                if bulk and self._wal is not None:
                     self._wal.committed(writer.written)
             except BaseException:
                 raw.rollback()
                 raise
             finally:
+                if bulk:
+                    cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
                 cursor.close()
         except self._operational_error as problem:
             raise StorageError(f"the database refused the append: {one_line(problem)}") from None
