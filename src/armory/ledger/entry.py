@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import repeat
 from typing import NamedTuple, cast
 
 from armory.errors import InvalidInput
@@ -79,7 +78,6 @@ class StoredEntry(NamedTuple):
     them are made in a bulk append.
     """
 
-    book: str
     idx: int  # the entry's index (a named tuple cannot call a field `index`)
     body: bytes
     hashes: bytes
@@ -135,7 +133,7 @@ class DraftEncoder:
         bodies = [self.encode(draft, index) for draft, index in zip(drafts, indices, strict=True)]
         sha256 = hashlib.sha256
         completed = frontier.extend([sha256(b"\x00" + body).digest() for body in bodies])
-        return list(map(StoredEntry, repeat(self.book), indices, bodies, completed))
+        return list(map(StoredEntry, indices, bodies, completed))
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,15 @@ class Appended:
 
 
 @dataclass(frozen=True)
+class Imported:
+    """What a group commit appended: `count` entries from index `first`, and the checkpoint."""
+
+    first: int
+    count: int
+    checkpoint: SignedCheckpoint
+
+
+@dataclass(frozen=True)
 class SignedCheckpoint:
     size: int
     root: bytes
@@ -137,25 +146,23 @@ class LedgerService:
         drafts: Iterable[Draft],
         commit_every: int = COMMIT_EVERY,
         progress: Callable[[int], None] | None = None,
-    ) -> Appended:
+    ) -> Imported:
         """Group commit for imports and replays: one transaction per `commit_every` entries."""
         self.book(book)
         stream = iter(drafts)
-        committed: list[tuple[int, str]] = []
+        first: int | None = None
         size = None
         with _without_cyclic_gc():
             while chunk := list(islice(stream, commit_every)):
-                size = self._append_chunk(book, chunk, committed, progress)
-        if size is None:
+                size = self._append_chunk(book, chunk, progress)
+                if first is None:
+                    first = size - len(chunk)
+        if size is None or first is None:
             raise InvalidInput("nothing to append")
-        return Appended(tuple(committed), self._sign(book, size))
+        return Imported(first, size - first, self._sign(book, size))
 
     def _append_chunk(
-        self,
-        book: str,
-        chunk: list[Draft],
-        committed: list[tuple[int, str]],
-        progress: Callable[[int], None] | None,
+        self, book: str, chunk: list[Draft], progress: Callable[[int], None] | None
     ) -> int:
         encoder = DraftEncoder(book, format_time(self.clock()))
         unsaved = self._unsaved.get(book)
@@ -177,8 +184,6 @@ class LedgerService:
             if in_flight is not None:
                 in_flight.result()
         self._committed(book, frontier, unsaved)
-        first = frontier.size - len(chunk)
-        committed.extend((first + n, draft.type) for n, draft in enumerate(chunk))
         if progress:
             progress(len(chunk))
         return frontier.size

@@ -97,11 +97,8 @@ class _Sql:
 
 @lru_cache(maxsize=64)
 def _sqlite_insert(base: int, rows: int) -> str:
-    # Each stored entry (book, index, body, hashes) is bound as it is, flattened, by number:
-    # ?1 of each, the book id, goes unused (the writer checks it).
-    values = ", ".join(
-        f"({base:d} + ?{4 * n + 2}, ?{4 * n + 3}, ?{4 * n + 4})" for n in range(rows)
-    )
+    # Each stored entry (index, body, hashes) is bound as it is, flattened.
+    values = ", ".join(f"({base:d} + ?, ?, ?)" for _ in range(rows))
     return f"INSERT INTO entries (pos, body, hashes) VALUES {values}"  # noqa: S608 -- integers and placeholders only
 
 
@@ -137,8 +134,6 @@ class SqlBookWriter:
     def insert(self, rows: Sequence[StoredEntry]) -> None:
         if not rows:
             return
-        if rows[0].book != self.book or rows[-1].book != self.book:
-            raise InvalidInput(f"entries of another book cannot be written to book {self.book}")
         self.written += len(rows) * ROW_BYTES_ESTIMATE
         sql = self._store.sql
         if sql.sqlite:
@@ -168,7 +163,7 @@ class SqlBookWriter:
         base = self._base
         self._cursor.execute(self._store.sql.entries_since, (base + start, base + self._size))
         for pos, body, hashes in self._cursor.fetchall():
-            yield StoredEntry(self.book, int(pos) - base, bytes(body), bytes(hashes))
+            yield StoredEntry(int(pos) - base, bytes(body), bytes(hashes))
 
     def load_projections(self) -> dict[tuple[str, str], Any]:
         self._cursor.execute(self._store.sql.load_projections, (self.book,))
@@ -377,7 +372,7 @@ class SqlLedgerStore:
                     .order_by(entries.c.pos)
                 ).all()
             for row in rows:
-                yield StoredEntry(book, int(row.pos) - base, bytes(row.body), bytes(row.hashes))
+                yield StoredEntry(int(row.pos) - base, bytes(row.body), bytes(row.hashes))
             position = stop
 
     def save_checkpoint(self, book: str, size: int, note: str) -> None:

@@ -188,14 +188,14 @@ def append(
         drafts = _drafts(_lines(source), actor or _operator())
         if each:
             for draft in drafts:
-                result = armory.ledger.append(book, [draft])
-                typer.echo(str(result.entries[0][0]))
+                appended = armory.ledger.append(book, [draft])
+                typer.echo(str(appended.entries[0][0]))
             return
         result = armory.ledger.append_many(book, drafts)
         typer.echo(
             json.dumps(
                 {
-                    "appended": len(result.entries),
+                    "appended": result.count,
                     "size": result.checkpoint.size,
                     "root": result.checkpoint.root.hex(),
                 }
