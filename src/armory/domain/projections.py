@@ -46,6 +46,8 @@ META = ("book", "state")
 def documents(state: BookState) -> dict[Key, Any]:
     """Every document of a state."""
     docs: dict[Key, Any] = {META: _meta(state)}
+    for date, day in state.days.items():
+        docs[("day", date)] = to_json(day)
     for attribute, (kind, _) in KINDS.items():
         for key, item in getattr(state, attribute).items():
             docs[(kind, key)] = to_json(item)
@@ -58,6 +60,11 @@ def documents(state: BookState) -> dict[Key, Any]:
 def changed_documents(old: BookState, new: BookState) -> dict[Key, Any]:
     """The documents that differ between two states (evolve replaces only what changes)."""
     docs: dict[Key, Any] = {META: _meta(new)}
+    if old.days is not new.days:
+        # A day's record grows with its counts: only the day that changed is written again.
+        for date, day in new.days.items():
+            if old.days.get(date) is not day:
+                docs[("day", date)] = to_json(day)
     for attribute, (kind, _) in KINDS.items():
         before: Mapping[str, Any] = getattr(old, attribute)
         after: Mapping[str, Any] = getattr(new, attribute)
@@ -83,7 +90,7 @@ def state_from_documents(docs: Mapping[Key, Any]) -> BookState:
         "kind": meta["kind"],
         "size": meta["size"],
         "day": restore(hints["day"], meta["day"]),
-        "days": meta["days"],
+        "days": {key: doc for (kind, key), doc in docs.items() if kind == "day"},
         "overrides": tuple(meta["overrides"]),
         "refused_to_handle": {
             (person, firearm): (index, day)
@@ -105,6 +112,7 @@ def state_from_documents(docs: Mapping[Key, Any]) -> BookState:
     values.update({k: tuple(sorted(v, key=lambda item: item.index)) for k, v in listed.items()})
     # Every document the summary counts must be there; a state missing some is not trusted.
     found = {kind: len(collected[attribute]) for attribute, (kind, _) in KINDS.items()}
+    found["day"] = sum(1 for kind, _ in docs if kind == "day")
     found.update({kind: len(listed[attribute]) for attribute, (kind, _) in SERIES.items()})
     values["complete"] = meta.get("counts") == found
     return BookState(**values)
@@ -112,13 +120,13 @@ def state_from_documents(docs: Mapping[Key, Any]) -> BookState:
 
 def _meta(state: BookState) -> dict[str, Any]:
     counts = {kind: len(getattr(state, attribute)) for attribute, (kind, _) in KINDS.items()}
+    counts["day"] = len(state.days)
     counts.update({kind: len(getattr(state, a)) for a, (kind, _) in SERIES.items()})
     return {
         "counts": counts,
         "kind": state.kind,
         "size": state.size,
         "day": to_json(state.day),
-        "days": to_json(state.days),
         "overrides": list(state.overrides),
         "refused_to_handle": sorted(
             [person, firearm, index, day]

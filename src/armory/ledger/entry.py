@@ -8,6 +8,7 @@ small when a book takes hundreds of thousands of entries in one batch.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,15 @@ from typing import NamedTuple, cast
 from armory.errors import InvalidInput
 from armory.ledger.canonical import JSONValue, canonical_json, require_canonical
 from armory.ledger.merkle import Frontier
+
+
+def _loads(raw: bytes) -> JSONValue:
+    try:
+        value: JSONValue = json.loads(raw)
+    except ValueError:
+        raise InvalidInput("an entry is not valid JSON") from None
+    return value
+
 
 ENTRY_KEYS = frozenset({"actor", "book", "data", "index", "time", "type"})
 OPTIONAL_KEYS = frozenset({"refs"})
@@ -150,9 +160,11 @@ class Entry:
     raw: bytes
 
 
-def decode_entry(raw: bytes) -> Entry:
-    """Parse an entry's bytes; raise InvalidInput unless they are a well-formed canonical entry."""
-    value = require_canonical(raw)
+def decode_entry(raw: bytes, canonical: bool = True) -> Entry:
+    """Parse an entry's bytes; raise InvalidInput unless they are a well-formed entry, and (with
+    `canonical`, the default) unless they are its canonical form. Folding a book that was
+    verified skips that second check: it parses each entry again."""
+    value = require_canonical(raw) if canonical else _loads(raw)
     if not isinstance(value, dict):
         raise InvalidInput("an entry must be a JSON object")
     keys = set(value)

@@ -162,7 +162,7 @@ class CommandService:
         if stored.size > writer.size or not stored.complete:
             current = BookState()  # the documents cannot be trusted: fold the whole ledger
         for row in writer.entries_since(current.size):
-            current = evolve(current, _recorded(decode_entry(row.body)))
+            current = evolve(current, _recorded(decode_entry(row.body, canonical=False)))
         return stored, current
 
     def state(self, book: str) -> BookState:
@@ -180,7 +180,7 @@ class CommandService:
     def replay(self, book: str, start: BookState | None = None) -> BookState:
         """Fold the book's entries (from `start`, or from nothing)."""
         state = start or BookState()
-        for entry in self.ledger.entries(book, state.size):
+        for entry in self.ledger.entries(book, state.size, canonical=False):
             state = evolve(state, _recorded(entry))
         return state
 
@@ -190,7 +190,7 @@ class CommandService:
         self.ledger.book(book)
         terms: list[tuple[str, int]] = []
         rebuilt = BookState()
-        for entry in self.ledger.entries(book):
+        for entry in self.ledger.entries(book, canonical=False):
             rebuilt = evolve(rebuilt, _recorded(entry))
             terms.extend((term, entry.index) for term in named_items(entry.data))
 
@@ -198,7 +198,7 @@ class CommandService:
             stored = state_from_documents(writer.load_projections())
             current = rebuilt
             for row in writer.entries_since(rebuilt.size):
-                entry = decode_entry(row.body)
+                entry = decode_entry(row.body, canonical=False)
                 current = evolve(current, _recorded(entry))
                 terms.extend((term, entry.index) for term in named_items(entry.data))
             same = stored.size == current.size and same_state(stored, current)

@@ -303,11 +303,15 @@ class LedgerService:
 
     # Reading
 
-    def entries(self, book: str, start: int = 0, end: int | None = None) -> Iterator[Entry]:
+    def entries(
+        self, book: str, start: int = 0, end: int | None = None, canonical: bool = True
+    ) -> Iterator[Entry]:
+        """The book's entries, decoded; `canonical=False` skips the canonical-form check (for
+        folding: `verify --book` is where the form is checked)."""
         self.book(book)
         stop = self.store.size(book) if end is None else end
         for row in self.store.entries(book, start, stop):
-            yield decode_entry(row.body)
+            yield decode_entry(row.body, canonical)
 
     # Evidence bundles
 
