@@ -143,7 +143,7 @@ class Decision:
 
     def data(self) -> dict[str, Any]:
         """The command's fields as recorded: PINs dropped, people kept."""
-        recorded: dict[str, Any] = _without_pins(to_json(self.command))
+        recorded: dict[str, Any] = without_pins(to_json(self.command))
         return recorded
 
     # Common checks
@@ -292,13 +292,15 @@ def _where(kind: str, holder: str) -> str:
     }.get(kind, kind)
 
 
-def _without_pins(value: Any) -> Any:
+def without_pins(value: Any) -> Any:
+    """A command's JSON with every PIN dropped; a `{person, pin}` confirmation becomes the
+    person (what the ledger records, and what a refusal says the command named)."""
     if isinstance(value, dict):
         if set(value) == {"person", "pin"}:
             return value["person"]
-        return {k: _without_pins(v) for k, v in value.items() if k != "pin"}
+        return {k: without_pins(v) for k, v in value.items() if k != "pin"}
     if isinstance(value, list):
-        return [_without_pins(item) for item in value]
+        return [without_pins(item) for item in value]
     return value
 
 

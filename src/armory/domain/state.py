@@ -113,10 +113,6 @@ class Firearm:
         return self.kind in ("functional", "blank_firing")
 
     @property
-    def is_loaded(self) -> bool:
-        return any(chamber.box is not None for chamber in self.contents)
-
-    @property
     def current_inspection(self) -> Inspection | None:
         return self.inspection if self.inspection_current else None
 

@@ -22,7 +22,7 @@ from armory.domain.commands import (
     parse_command,
     pin_confirmations,
 )
-from armory.domain.decide import Context, Event, Refused, decide
+from armory.domain.decide import Context, Event, Refused, decide, without_pins
 from armory.domain.evolve import Recorded, evolve
 from armory.domain.projections import (
     changed_documents,
@@ -317,7 +317,7 @@ def _recorded(entry: Entry) -> Recorded:
 
 
 def _refusal_event(envelope: Envelope, refused: Refused) -> Event:
-    items = named_items(_drop_pins(to_json(envelope.command)))
+    items = named_items(without_pins(to_json(envelope.command)))
     return Event(
         "command_refused",
         {
@@ -327,11 +327,3 @@ def _refusal_event(envelope: Envelope, refused: Refused) -> Event:
             "message": refused.message,
         },
     )
-
-
-def _drop_pins(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_pins(v) for k, v in value.items() if k != "pin"}
-    if isinstance(value, list):
-        return [_drop_pins(item) for item in value]
-    return value
