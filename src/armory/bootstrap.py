@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from armory.adapters.keys import FileKeyStore
-from armory.adapters.sql.accounts import SqlAccounts
+from armory.adapters.sql.accounts import SqlAccounts, SqlSecurityLog
 from armory.adapters.sql.schema import make_engine, migrate
 from armory.adapters.sql.store import SqlLedgerStore
 from armory.config import Settings
@@ -35,6 +35,7 @@ class Armory:
     ledger: LedgerService
     accounts: SqlAccounts
     commands: CommandService
+    security: SqlSecurityLog
 
     def close(self) -> None:
         """Keep the last signed checkpoints, finish background work, close the database."""
@@ -75,4 +76,6 @@ def open_armory(settings: Settings, clock: Callable[[], datetime] = utc_now) -> 
     store = SqlLedgerStore(engine)
     ledger = LedgerService(store, signer, clock, signer.name)
     accounts = SqlAccounts(engine)
-    return Armory(settings, engine, store, ledger, accounts, CommandService(ledger, accounts))
+    security = SqlSecurityLog(engine)
+    commands = CommandService(ledger, accounts, security)
+    return Armory(settings, engine, store, ledger, accounts, commands, security)

@@ -43,3 +43,19 @@ class VerificationFailed(ArmoryError):
 
 class StorageError(ArmoryError):
     """The database or data directory cannot be used as it is."""
+
+
+class Unauthorized(ArmoryError):
+    """No valid sign-in: a wrong password, a locked account, a missing or expired token."""
+
+
+class Forbidden(ArmoryError):
+    """Signed in, but this person may not do this here."""
+
+
+class TooManyAttempts(ArmoryError):
+    """Too many sign-in attempts from one place in a short time; try again later."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -327,7 +327,8 @@ def _accept(d: Decision, kind: str, data: Mapping[str, Any] | None = None) -> li
 @handles(c.EnrollPerson)
 def _enroll_person(d: Decision) -> list[Event]:
     cmd: c.EnrollPerson = d.command
-    d.require([d.permitted("admin", "armorer", handles_items=False)])
+    # SPEC §2: an assistant armorer may do what the armorer does but resolve and approve.
+    d.require([d.permitted("admin", "armorer", "assistant_armorer", handles_items=False)])
     if "admin" in cmd.roles:
         raise InvalidInput("admin is a server account flag, not a role granted in a book")
     return _accept(d, "person_enrolled")
@@ -1375,7 +1376,7 @@ def _correct(d: Decision) -> list[Event]:
     def author_or_armorer() -> str | None:
         original = d.ctx.references.get((d.ctx.book, cmd.entry))
         roles = d.state.roles_of(d.ctx.actor)
-        if original is None or original.actor == d.ctx.actor or "armorer" in roles:
+        if original is None or original.actor == d.ctx.actor or roles & ARMORER_ROLES:
             return None
         return "only the author of the entry or the armorer may correct it"
 

@@ -35,9 +35,9 @@ from armory.domain.rules import Rule
 from armory.domain.schema import to_json
 from armory.domain.state import BookState
 from armory.errors import InvalidInput, NotFound
-from armory.ledger.entry import Draft, Entry, decode_entry
+from armory.ledger.entry import Draft, Entry, decode_entry, format_time
 from armory.services.ledger import LedgerService
-from armory.services.ports import Accounts, BookWriter, PinResult
+from armory.services.ports import Accounts, BookWriter, PinResult, SecurityEvent, SecurityLog
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,12 @@ class Outcome:
 class CommandService:
     """Runs commands against books: the rules of SPEC §4 between people and the ledger."""
 
-    def __init__(self, ledger: LedgerService, accounts: Accounts) -> None:
+    def __init__(
+        self, ledger: LedgerService, accounts: Accounts, security: SecurityLog | None = None
+    ) -> None:
         self.ledger = ledger
         self.accounts = accounts
+        self.security = security
         self._states: dict[str, BookState] = {}
         self._lock = threading.Lock()
 
@@ -114,17 +117,29 @@ class CommandService:
         """Parse a command and do what is done outside the lock: PINs, referenced entries."""
         try:
             envelope = parse_command(command)
-            return _Prepared(envelope, self._check_pins(envelope), self._references(book, envelope))
+            return _Prepared(
+                envelope, self._check_pins(book, envelope), self._references(book, envelope)
+            )
         except (InvalidInput, NotFound) as problem:
             return problem
 
-    def _check_pins(self, envelope: Envelope) -> frozenset[str]:
+    def _check_pins(self, book: str, envelope: Envelope) -> frozenset[str]:
         failures: set[str] = set()
         now = self.ledger.clock()
         for confirmation in pin_confirmations(envelope):
             result = self.accounts.check_pin(confirmation.person, confirmation.pin, now)
             if result != PinResult.OK:
                 failures.add(confirmation.person)
+                if self.security is not None:
+                    self.security.record(
+                        SecurityEvent(
+                            format_time(now),
+                            "pin_failed",
+                            f"PIN of {confirmation.person} for {envelope.type}: {result}",
+                            confirmation.person,
+                            book,
+                        )
+                    )
         return frozenset(failures)
 
     def _references(self, book: str, envelope: Envelope) -> dict[tuple[str, int], Recorded]:

@@ -120,6 +120,13 @@ class PinResult:
     UNKNOWN = "unknown"
 
 
+class LoginResult:
+    OK = "ok"
+    WRONG = "wrong"
+    LOCKED = "locked"
+    UNKNOWN = "unknown"
+
+
 class Accounts(Protocol):
     """Accounts with their password and PIN hashes; PIN failures lock a PIN for a while."""
 
@@ -130,3 +137,47 @@ class Accounts(Protocol):
     def check_pin(self, person: str, pin: str, now: datetime) -> str:
         """One of PinResult's values. A wrong PIN counts toward the lockout."""
         ...
+
+
+class Logins(Protocol):
+    """Signing in: passwords (with their own lockout) and expiring bearer tokens."""
+
+    def get(self, person: str) -> Account | None: ...
+
+    def all(self) -> list[Account]: ...
+
+    def add(self, account: Account, password: str, pin: str) -> None: ...
+
+    def check_password(self, person: str, password: str, now: datetime) -> str:
+        """One of LoginResult's values. A wrong password counts toward the lockout."""
+        ...
+
+    def issue_token(self, person: str, now: datetime, lifetime: float) -> str:
+        """A new bearer token for `person`, valid for `lifetime` seconds."""
+        ...
+
+    def token_owner(self, token: str, now: datetime) -> Account | None:
+        """The account a token belongs to, or None when it is unknown, expired or revoked."""
+        ...
+
+    def revoke_token(self, token: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SecurityEvent:
+    """One line of the security log: never a password, a PIN or a token."""
+
+    at: str
+    kind: str
+    detail: str
+    account: str | None = None
+    book: str | None = None
+    source: str | None = None
+
+
+class SecurityLog(Protocol):
+    """Failed logins, wrong PINs and refused requests, kept apart from the ledger."""
+
+    def record(self, event: SecurityEvent) -> None: ...
+
+    def recent(self, limit: int) -> list[SecurityEvent]: ...

@@ -5,22 +5,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 import threading
 import time
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from armory.adapters.sql.tables import accounts
+from armory.adapters.sql.tables import accounts, security_log, tokens
 from armory.errors import Conflict, InvalidInput
-from armory.services.ports import Account, PinResult
+from armory.services.ports import Account, LoginResult, PinResult, SecurityEvent
 
 MAX_PIN_FAILURES = 5
 LOCK_SECONDS = 15 * 60
 PIN_CACHE_SECONDS = 10 * 60
+MAX_PASSWORD_FAILURES = 5
+TOKEN_CACHE_SECONDS = 5.0  # a revoked token stops working in other processes within this
 
 
 class SqlAccounts:
@@ -39,6 +42,10 @@ class SqlAccounts:
         self._cache_key = os.urandom(32)
         self._verified: dict[str, tuple[bytes, float]] = {}
         self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[Account, float, float]] = {}
+        # Checked when the account does not exist, so that answering takes as long as for one
+        # that does (the name of an account is not given away by the time a login takes).
+        self._decoy = self.hasher.hash(os.urandom(16).hex())
         mark = "?" if engine.dialect.name == "sqlite" else "%s"
         self._get_sql = f"SELECT id, name, is_admin FROM accounts WHERE id = {mark}"  # noqa: S608 -- a placeholder only
         self._pin_sql = (
@@ -75,6 +82,8 @@ class SqlAccounts:
                         pin_failures=0,
                         pin_locked_until=None,
                         created_at=now,
+                        password_failures=0,
+                        password_locked_until=None,
                     )
                 )
         except IntegrityError:
@@ -136,6 +145,151 @@ class SqlAccounts:
                 .where(accounts.c.id == person)
                 .values(pin_failures=0 if locked else failures, pin_locked_until=locked)
             )
+
+    def all(self) -> list[Account]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(accounts.c.id, accounts.c.name, accounts.c.is_admin).order_by(accounts.c.id)
+            ).all()
+        return [Account(row[0], row[1], bool(row[2])) for row in rows]
+
+    # Signing in
+
+    def check_password(self, person: str, password: str, now: datetime) -> str:
+        moment = now.timestamp()
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(
+                    accounts.c.password_hash,
+                    accounts.c.password_failures,
+                    accounts.c.password_locked_until,
+                ).where(accounts.c.id == person)
+            ).first()
+        if row is None:
+            _verify(self.hasher, self._decoy, password)
+            return LoginResult.UNKNOWN
+        password_hash, failures, locked_until = row
+        if locked_until is not None and locked_until > moment:
+            return LoginResult.LOCKED
+        if not _verify(self.hasher, password_hash, password):
+            failures += 1
+            locked = moment + LOCK_SECONDS if failures >= MAX_PASSWORD_FAILURES else None
+            with self.engine.begin() as connection:
+                connection.execute(
+                    update(accounts)
+                    .where(accounts.c.id == person)
+                    .values(
+                        password_failures=0 if locked else failures,
+                        password_locked_until=locked,
+                    )
+                )
+            return LoginResult.LOCKED if locked else LoginResult.WRONG
+        if failures or locked_until is not None:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    update(accounts)
+                    .where(accounts.c.id == person)
+                    .values(password_failures=0, password_locked_until=None)
+                )
+        return LoginResult.OK
+
+    def issue_token(self, person: str, now: datetime, lifetime: float) -> str:
+        token = secrets.token_urlsafe(32)
+        with self.engine.begin() as connection:
+            # Expired tokens of this account are dropped as new ones are made.
+            connection.execute(
+                delete(tokens).where(
+                    (tokens.c.account == person) & (tokens.c.expires_at <= now.timestamp())
+                )
+            )
+            connection.execute(
+                insert(tokens).values(
+                    digest=_digest(token),
+                    account=person,
+                    expires_at=now.timestamp() + lifetime,
+                    created_at=now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                )
+            )
+        return token
+
+    def token_owner(self, token: str, now: datetime) -> Account | None:
+        digest = _digest(token)
+        moment = now.timestamp()
+        with self._lock:
+            cached = self._tokens.get(digest)
+        if cached is not None and cached[2] > time.monotonic():
+            account, expires_at, _ = cached
+            return account if expires_at > moment else None
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(accounts.c.id, accounts.c.name, accounts.c.is_admin, tokens.c.expires_at)
+                .join(accounts, accounts.c.id == tokens.c.account)
+                .where(tokens.c.digest == digest)
+            ).first()
+        if row is None or row[3] <= moment:
+            with self._lock:
+                self._tokens.pop(digest, None)
+            return None
+        account = Account(row[0], row[1], bool(row[2]))
+        with self._lock:
+            if len(self._tokens) > 10_000:
+                self._tokens.clear()
+            self._tokens[digest] = (account, row[3], time.monotonic() + TOKEN_CACHE_SECONDS)
+        return account
+
+    def revoke_token(self, token: str) -> None:
+        digest = _digest(token)
+        with self._lock:
+            self._tokens.pop(digest, None)
+        with self.engine.begin() as connection:
+            connection.execute(delete(tokens).where(tokens.c.digest == digest))
+
+
+class SqlSecurityLog:
+    """The security log in its own table: failed logins, wrong PINs, refused requests."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(self, event: SecurityEvent) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(security_log).values(
+                    at=event.at,
+                    kind=event.kind,
+                    account=event.account,
+                    book=event.book,
+                    source=event.source,
+                    detail=event.detail[:1000],
+                )
+            )
+
+    def recent(self, limit: int) -> list[SecurityEvent]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(
+                    security_log.c.at,
+                    security_log.c.kind,
+                    security_log.c.detail,
+                    security_log.c.account,
+                    security_log.c.book,
+                    security_log.c.source,
+                )
+                .order_by(security_log.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [SecurityEvent(*row) for row in rows]
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _verify(hasher: PasswordHasher, stored: str, secret: str) -> bool:
+    try:
+        return hasher.verify(stored, secret)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
 
 
 def _check_secret(what: str, value: str, minimum: int) -> None:

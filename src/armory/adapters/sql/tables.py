@@ -66,6 +66,31 @@ accounts = Table(
     Column("pin_failures", Integer, nullable=False),
     Column("pin_locked_until", Float, nullable=True),
     Column("created_at", String(24), nullable=False),
+    Column("password_failures", Integer, nullable=False),
+    Column("password_locked_until", Float, nullable=True),
+)
+
+# Bearer tokens, kept as their SHA-256 only, until they expire.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("account", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("created_at", String(24), nullable=False),
+)
+
+# Failed logins, wrong PINs and refused requests, apart from the ledger.
+security_log = Table(
+    "security_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(24), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("account", String(64), nullable=True),
+    Column("book", String(64), nullable=True),
+    Column("source", String(64), nullable=True),
+    Column("detail", Text, nullable=False),
 )
 
 # A book's state as documents (armory.domain.projections), rebuilt from the ledger at will.
