@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from armory import bootstrap
@@ -21,6 +22,7 @@ from armory.config import Settings
 from armory.entrypoints.web.app import create_app
 from armory.services.ports import Account
 
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORD = "correct horse battery"  # noqa: S105 -- the test accounts' shared password
 
 
@@ -70,6 +72,9 @@ class ApiNode:
 
 def open_api_node(data_dir: Path, database_url: str) -> Iterator[ApiNode]:
     armory = bootstrap.init(Settings(data_dir, database_url), "api.test")
+    # Argon2id still, at a cost a test suite can pay hundreds of times over; the production
+    # parameters are SqlAccounts' own defaults.
+    armory.accounts.hasher = armory.accounts.pin_hasher = CHEAP_HASHER
     try:
         with TestClient(create_app(armory)) as client:
             node = ApiNode(armory, client)

@@ -587,16 +587,49 @@ def _read_text(path: Path) -> str:
 
 @app.command()
 def demo(data_dir: DataDir = None) -> None:
-    """Set up the demo data directory (safe to run again) and say how to look at it."""
+    """Set up a production in the middle of a shoot, with its rental house (safe to run again)."""
     armory = _init(data_dir, None)
     try:
         from armory.services.demo import load_demo  # noqa: PLC0415 -- loaded when needed
 
-        created = load_demo(armory.ledger, _operator())
-        state = f"created books {', '.join(created)}" if created else "demo books already there"
-        typer.echo(f"Demo ready in {armory.settings.data_dir}: {state}")
+        # The production's open day is today where the node runs, by the node's own clock.
+        today = armory.ledger.clock().astimezone().date()
+        result = load_demo(armory.ledger, armory.accounts, armory.commands, today)
     finally:
         armory.close()
+    books = " and ".join(f"{b.id} ({b.kind}, {b.size} entries)" for b in result.books)
+    if result.created:
+        typer.echo(f"Demo ready in {armory.settings.data_dir}: books {books}")
+    else:
+        typer.echo(f"Demo already in {armory.settings.data_dir}: books {books}; nothing changed")
+    if result.accounts_kept:
+        typer.echo(
+            f"Accounts that already existed were kept, with their own password and PIN: "
+            f"{', '.join(result.accounts_kept)}"
+        )
+    header = ("user", "password", "PIN", "roles", "books", "who")
+    rows = [
+        (
+            login.user,
+            login.password,
+            login.pin,
+            "admin (server)" if login.admin else ", ".join(login.roles),
+            "every book" if login.admin else ", ".join(login.books),
+            login.name + (f": {login.note}" if login.note else ""),
+        )
+        for login in result.logins
+    ]
+    widths = [max(len(row[n]) for row in (header, *rows)) for n in range(len(header) - 1)]
+    typer.echo("\nDemo logins (the PIN confirms a witness or an approval):")
+    for row in (header, *rows):
+        cells = zip(row[:-1], widths, strict=True)
+        typer.echo("".join(cell.ljust(width + 2) for cell, width in cells) + row[-1])
+    typer.echo(
+        "\nThe day is open; scene S1 is planned and briefed; R1 is in the safe; box D1 of"
+        "\ndummies was verified today. Try a handover as ana: check_out R1 from safe, inspect it"
+        "\n(pre_handover, witnessed by lee and dan with their PINs), hand_over R1 to lee for S1,"
+        "\nthen take_back R1 from lee. `armory serve` starts the web app."
+    )
 
 
 @app.command()

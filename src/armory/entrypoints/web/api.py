@@ -182,7 +182,13 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
-        out[code] = {"model": Problem, "description": described[code]}
+        # The content is named, so that routes answering text or a zip still declare that
+        # their errors are JSON.
+        out[code] = {
+            "model": Problem,
+            "description": described[code],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
     return out
 
 
