@@ -19,6 +19,7 @@ from pathlib import Path
 from bench import (
     bulk_append,
     bundles,
+    http_load,
     machine,
     postgres,
     proofs,
@@ -82,6 +83,7 @@ def main(argv: list[str]) -> int:
         sections.append(bundles.run(books, work))
         sections.append(verify_book.run(books))
         sections.append(protocol.run(scale, work, pg))
+        sections.append(http_load.run(scale, work, pg))
     finally:
         if pg is not None:
             pg.stop()

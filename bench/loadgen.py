@@ -55,28 +55,41 @@ class Recorder:
         (self.commands if kind == "command" else self.reads).append(ended - began)
 
 
-async def _custody(url: str, plan: dict[str, Any], n: int, recorder: Recorder, stop: float) -> None:
+async def _custody(
+    session: aiohttp.ClientSession,
+    url: str,
+    plan: dict[str, Any],
+    n: int,
+    token: str,
+    recorder: Recorder,
+    stop: float,
+) -> None:
     me = plan["custody"][n]
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
-        token = await _login(session, url, me["armorer"], plan["password"])
-        headers = {"Authorization": f"Bearer {token}"}
-        book = plan["book"]
-        while time.perf_counter() < stop:
-            for command in me["cycle"]:
-                began = time.perf_counter()
-                async with session.post(
-                    f"{url}/api/v1/books/{book}/commands", json=command, headers=headers
-                ) as answer:
-                    text = await answer.text()
-                recorder.note("command", began, time.perf_counter(), answer.status, 201, text)
+    headers = {"Authorization": f"Bearer {token}"}
+    book = plan["book"]
+    while time.perf_counter() < stop:
+        for command in me["cycle"]:
             began = time.perf_counter()
-            async with session.get(f"{url}/api/v1/books/{book}/board", headers=headers) as answer:
+            async with session.post(
+                f"{url}/api/v1/books/{book}/commands", json=command, headers=headers
+            ) as answer:
                 text = await answer.text()
-            recorder.note("read", began, time.perf_counter(), answer.status, 200, text)
+            recorder.note("command", began, time.perf_counter(), answer.status, 201, text)
+        began = time.perf_counter()
+        async with session.get(f"{url}/api/v1/books/{book}/board", headers=headers) as answer:
+            text = await answer.text()
+        recorder.note("read", began, time.perf_counter(), answer.status, 200, text)
 
 
-async def _reader(url: str, plan: dict[str, Any], n: int, recorder: Recorder, stop: float) -> None:
-    user = plan["readers"][n]
+async def _reader(
+    session: aiohttp.ClientSession,
+    url: str,
+    plan: dict[str, Any],
+    n: int,
+    token: str,
+    recorder: Recorder,
+    stop: float,
+) -> None:
     book = plan["book"]
     paths = [
         f"/api/v1/books/{book}/board",
@@ -84,17 +97,15 @@ async def _reader(url: str, plan: dict[str, Any], n: int, recorder: Recorder, st
         f"/api/v1/books/{book}/checkpoint",
         f"/api/v1/books/{book}/proofs/inclusion?index={n + 1}",
     ]
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
-        token = await _login(session, url, user, plan["password"])
-        headers = {"Authorization": f"Bearer {token}"}
-        step = 0
-        while time.perf_counter() < stop:
-            path = paths[step % len(paths)]
-            step += 1
-            began = time.perf_counter()
-            async with session.get(f"{url}{path}", headers=headers) as answer:
-                text = await answer.text()
-            recorder.note("read", began, time.perf_counter(), answer.status, 200, text)
+    headers = {"Authorization": f"Bearer {token}"}
+    step = 0
+    while time.perf_counter() < stop:
+        path = paths[step % len(paths)]
+        step += 1
+        began = time.perf_counter()
+        async with session.get(f"{url}{path}", headers=headers) as answer:
+            text = await answer.text()
+        recorder.note("read", began, time.perf_counter(), answer.status, 200, text)
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -105,12 +116,28 @@ def _percentile(values: list[float], p: float) -> float:
 
 
 async def _main(url: str, plan: dict[str, Any], seconds: float, warmup: float) -> dict[str, Any]:
-    start = time.perf_counter() + 2.0  # sign-ins happen before the clock starts
-    stop = start + warmup + seconds
-    recorder = Recorder(start, warmup, stop)
-    clients = [_custody(url, plan, n, recorder, stop) for n in range(len(plan["custody"]))]
-    clients += [_reader(url, plan, n, recorder, stop) for n in range(len(plan["readers"]))]
-    await asyncio.gather(*clients)
+    users = [c["armorer"] for c in plan["custody"]] + plan["readers"]
+    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) for _ in users]
+    try:
+        # Everyone signs in first (Argon2id, slow on purpose); the clock starts after.
+        tokens = await asyncio.gather(
+            *(_login(s, url, u, plan["password"]) for s, u in zip(sessions, users, strict=True))
+        )
+        start = time.perf_counter()
+        stop = start + warmup + seconds
+        recorder = Recorder(start, warmup, stop)
+        custody = len(plan["custody"])
+        clients = [
+            _custody(sessions[n], url, plan, n, tokens[n], recorder, stop) for n in range(custody)
+        ]
+        clients += [
+            _reader(sessions[custody + n], url, plan, n, tokens[custody + n], recorder, stop)
+            for n in range(len(plan["readers"]))
+        ]
+        await asyncio.gather(*clients)
+    finally:
+        for session in sessions:
+            await session.close()
     window = seconds
     return {
         "clients": len(clients),

@@ -95,12 +95,34 @@ class CommandService:
         """Run commands in order in ONE transaction (group commit, for files and replays): each
         is decided on the state its predecessors left, and answered once all are durable. A
         malformed command gets its error in its place and records nothing."""
+        if self.accounts.get(actor) is None:
+            raise NotFound(f"no account {actor!r}: `armory user add` creates one")
+        return self.execute_batch(book, [(actor, command) for command in commands])
+
+    def execute_batch(
+        self, book: str, requests: Sequence[tuple[str, object]]
+    ) -> list[Outcome | InvalidInput | NotFound]:
+        """Run commands of several people in order in ONE transaction: what a server does with
+        the commands that arrived for a book while the previous transaction was committing."""
+        self.ledger.book(book)
+        return self.execute_prepared(book, [self.prepare(book, a, c) for a, c in requests])
+
+    def prepare(self, book: str, actor: str, command: object) -> Prepared:
+        """What is done before a command waits for its book: find the account, parse the
+        command, check the PINs it carries (Argon2id: slow on purpose, so never under the
+        book's lock), read the entries it points at."""
         account = self.accounts.get(actor)
         if account is None:
-            raise NotFound(f"no account {actor!r}: `armory user add` creates one")
-        self.ledger.book(book)
-        prepared = [self._prepare(book, command) for command in commands]
-        batch = _Batch(book, actor, account.is_admin, prepared)
+            return Prepared(
+                actor, False, NotFound(f"no account {actor!r}: `armory user add` creates one")
+            )
+        return Prepared(actor, account.is_admin, self._prepare(book, command))
+
+    def execute_prepared(
+        self, book: str, prepared: Sequence[Prepared]
+    ) -> list[Outcome | InvalidInput | NotFound]:
+        """Decide prepared commands in order and commit them in ONE transaction."""
+        batch = _Batch(book, [(p.actor, p.is_admin, p.work) for p in prepared])
         appended = self.ledger.transact(book, lambda w, size, time: batch.run(self, w, size, time))
         if batch.state is not None:
             with self._lock:
@@ -229,6 +251,15 @@ class CommandService:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A command made ready outside the book's lock (CommandService.prepare)."""
+
+    actor: str
+    is_admin: bool
+    work: _Prepared | InvalidInput | NotFound
+
+
+@dataclass(frozen=True)
 class _Prepared:
     """A parsed command with what was checked outside the lock."""
 
@@ -241,15 +272,9 @@ class _Batch:
     """Commands decided one after the other inside one transaction."""
 
     def __init__(
-        self,
-        book: str,
-        actor: str,
-        is_admin: bool,
-        prepared: list[_Prepared | InvalidInput | NotFound],
+        self, book: str, prepared: list[tuple[str, bool, _Prepared | InvalidInput | NotFound]]
     ) -> None:
         self.book = book
-        self.actor = actor
-        self.is_admin = is_admin
         self.prepared = prepared
         self.results: list[_Decided | InvalidInput | NotFound] = []
         self.state: BookState | None = None
@@ -259,21 +284,21 @@ class _Batch:
         start, state = service.load_state(self.book, writer)
         drafts: list[Draft] = []
         terms: list[tuple[str, int]] = []
-        for item in self.prepared:
+        for actor, is_admin, item in self.prepared:
             if not isinstance(item, _Prepared):
                 self.results.append(item)
                 continue
             index = size + len(drafts)
             try:
-                events, refused = self._decide(state, item, index, time)
+                events, refused = self._decide(state, actor, is_admin, item, index, time)
             except InvalidInput as problem:
                 self.results.append(problem)
                 continue
             for offset, event in enumerate(events):
                 position = index + offset
-                state = evolve(state, Recorded(position, time, self.actor, event.type, event.data))
+                state = evolve(state, Recorded(position, time, actor, event.type, event.data))
                 terms.extend((term, position) for term in named_items(event.data))
-                drafts.append(Draft.of(self.actor, event.type, dict(event.data)))
+                drafts.append(Draft.of(actor, event.type, dict(event.data)))
             self.results.append(_Decided(index, tuple(e.type for e in events), refused))
         writer.save_projections(changed_documents(start, state))
         writer.index_items(terms)
@@ -281,14 +306,14 @@ class _Batch:
         return drafts
 
     def _decide(
-        self, state: BookState, item: _Prepared, index: int, time: str
+        self, state: BookState, actor: str, is_admin: bool, item: _Prepared, index: int, time: str
     ) -> tuple[list[Event], Refused | None]:
         ctx = Context(
             book=self.book,
-            actor=self.actor,
+            actor=actor,
             time=time,
             next_index=index,
-            is_admin=self.is_admin,
+            is_admin=is_admin,
             pin_failures=item.pin_failures,
             references=item.references,
         )

@@ -201,6 +201,12 @@ class SqlLedgerStore:
         self._records: dict[str, BookRecord] = {}
         self._nodes: dict[tuple[int, NodeId], bytes] = {}
         self._nodes_lock = threading.Lock()
+        # Writers of this process queue here before they ask the database: SQLite's own wait
+        # for its one write lock is a sleep that backs off to 100 ms, which a busy server's
+        # threads would otherwise pay on almost every append. SQLite has one writer per file,
+        # so there it is one queue; PostgreSQL locks books apart, so there it is one per book.
+        self._writers: dict[str, threading.Lock] = {}
+        self._writers_lock = threading.Lock()
         self._wal = WalCheckpointer(engine) if self.dialect == "sqlite" else None
 
     def backup(self, target: Path) -> None:
@@ -230,6 +236,19 @@ class SqlLedgerStore:
     def write(
         self, book: str, create: BookRecord | None = None, bulk: bool = False
     ) -> Iterator[SqlBookWriter]:
+        with self._writer_queue(book), self._write(book, create, bulk) as writer:
+            yield writer
+
+    def _writer_queue(self, book: str) -> threading.Lock:
+        key = "" if self.sql.sqlite else book
+        with self._writers_lock:
+            lock = self._writers.get(key)
+            if lock is None:
+                lock = self._writers[key] = threading.Lock()
+        return lock
+
+    @contextmanager
+    def _write(self, book: str, create: BookRecord | None, bulk: bool) -> Iterator[SqlBookWriter]:
         raw = self._connect()
         bulk = bulk and self.sql.sqlite
         try:

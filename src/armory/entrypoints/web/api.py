@@ -8,20 +8,23 @@ route declares each status it can return, so the OpenAPI document is the whole c
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Form, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from armory.services.access import AccessService
-from armory.services.commands import CommandService
+from armory.services.commands import CommandService, Outcome
+from armory.services.committer import GroupCommitter
 from armory.services.ledger import LedgerService
 from armory.services.ports import Account
 from armory.services.views import LISTS, Tracer, board, listing
@@ -168,6 +171,18 @@ class Services:
     commands: CommandService
     access: AccessService
     tracer: Tracer
+    committer: GroupCommitter
+    boards: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+
+    def board(self, book: str) -> dict[str, Any]:
+        """The board, computed once per size of the book: everyone on set reads it."""
+        state = self.commands.state(book)
+        cached = self.boards.get(book)
+        if cached is not None and cached[0] == state.size:
+            return cached[1]
+        answer = board(state, book)
+        self.boards[book] = (state.size, answer)
+        return answer
 
 
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -208,7 +223,9 @@ Svc = Annotated[Services, Depends(services)]
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/token", auto_error=False)
 
 
-def signed_in(request: Request, svc: Svc, token: Annotated[str | None, Depends(bearer)]) -> Account:
+async def signed_in(
+    request: Request, svc: Svc, token: Annotated[str | None, Depends(bearer)]
+) -> Account:
     return svc.access.authenticate(token, source(request))
 
 
@@ -354,7 +371,7 @@ def reader(request: Request, svc: Services, account: Account, book: str) -> froz
     tags=["commands"],
     summary="Send one command (SPEC §4.2) as the signed-in person",
 )
-def send_command(
+async def send_command(
     request: Request,
     svc: Svc,
     account: Me,
@@ -369,7 +386,12 @@ def send_command(
 ) -> Any:
     svc.ledger.book(book)
     svc.access.require_writer(account, book, source(request))
-    outcome = svc.commands.execute(book, account.id, command)
+    # Queued for the book's writer (group commit); the answer comes once it is durable.
+    prepared = await run_in_threadpool(svc.commands.prepare, book, account.id, command)
+    result = await asyncio.wrap_future(svc.committer.submit(book, prepared))
+    if not isinstance(result, Outcome):
+        raise result
+    outcome = result
     if outcome.ok:
         return Accepted(
             events=[EventRef(index=e["index"], type=e["type"]) for e in outcome.events],
@@ -401,7 +423,7 @@ def send_command(
 )
 def get_board(request: Request, svc: Svc, account: Me, book: BookId) -> dict[str, Any]:
     reader(request, svc, account, book)
-    return board(svc.commands.state(book), book)
+    return svc.board(book)
 
 
 def list_route(kind: str) -> Callable[..., list[dict[str, Any]]]:

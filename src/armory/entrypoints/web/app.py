@@ -6,6 +6,8 @@ that says what kind of problem it is; a malformed request is a 422 naming the fi
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from armory.errors import (
     VerificationFailed,
 )
 from armory.services.access import AccessService
+from armory.services.committer import GroupCommitter
 from armory.services.views import Tracer
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -51,7 +54,15 @@ def create_app(armory: Armory, access: AccessService | None = None) -> FastAPI:
     access = access or AccessService(
         armory.accounts, armory.security, armory.commands, ledger.clock
     )
+    committer = GroupCommitter(armory.commands)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        committer.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Armory",
         version="0.1.0",
         summary="The system of record and safety interlock for firearms and ammunition on set.",
@@ -59,7 +70,9 @@ def create_app(armory: Armory, access: AccessService | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
-    app.state.services = Services(ledger, armory.commands, access, Tracer(ledger, armory.commands))
+    app.state.services = Services(
+        ledger, armory.commands, access, Tracer(ledger, armory.commands), committer
+    )
     app.include_router(router)
 
     @app.exception_handler(ArmoryError)
