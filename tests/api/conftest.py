@@ -14,15 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from armory import bootstrap
 from armory.config import Settings
 from armory.entrypoints.web.app import create_app
 from armory.services.ports import Account
+from tests.hashers import CHEAP_HASHER
 
-CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORD = "correct horse battery"  # noqa: S105 -- the test accounts' shared password
 
 

@@ -20,7 +20,6 @@ from datetime import date, timedelta
 from typing import Any, ClassVar
 
 import pytest
-from argon2 import PasswordHasher
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
@@ -36,6 +35,7 @@ from armory.ledger.entry import Draft, Entry
 from armory.services.commands import CommandService, Outcome
 from armory.services.ports import Account, BookWriter
 from tests.contract.conftest import sql_ledger
+from tests.hashers import CHEAP_HASHER
 from tests.invariants import InvariantViolation, check_invariants
 
 PIN = "2468"
@@ -87,8 +87,6 @@ PURPOSES = ("pre_handover", "pre_handover", "daily", "after_return", "intake")
 INCIDENT_KINDS = ("discharge", "misfire", "injury", "missing_item", "unsafe_act", "near_miss")
 RULE_CODES = frozenset(rule.value for rule in Rule)
 UNKNOWN = "X-404"
-
-CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def one_in(data: st.DataObject, n: int, label: str) -> bool:

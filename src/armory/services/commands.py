@@ -95,17 +95,14 @@ class CommandService:
         """Run commands in order in ONE transaction (group commit, for files and replays): each
         is decided on the state its predecessors left, and answered once all are durable. A
         malformed command gets its error in its place and records nothing."""
-        if self.accounts.get(actor) is None:
+        account = self.accounts.get(actor)
+        if account is None:
             raise NotFound(f"no account {actor!r}: `armory user add` creates one")
-        return self.execute_batch(book, [(actor, command) for command in commands])
-
-    def execute_batch(
-        self, book: str, requests: Sequence[tuple[str, object]]
-    ) -> list[Outcome | InvalidInput | NotFound]:
-        """Run commands of several people in order in ONE transaction: what a server does with
-        the commands that arrived for a book while the previous transaction was committing."""
         self.ledger.book(book)
-        return self.execute_prepared(book, [self.prepare(book, a, c) for a, c in requests])
+        return self.execute_prepared(
+            book,
+            [Prepared(actor, account.is_admin, self._prepare(book, c)) for c in commands],
+        )
 
     def prepare(self, book: str, actor: str, command: object) -> Prepared:
         """What is done before a command waits for its book: find the account, parse the
@@ -207,11 +204,16 @@ class CommandService:
         self.ledger.book(book)
         with self._lock:
             state = self._states.get(book)
-        size = self.ledger.store.size(book)
-        if state is None or state.size != size:
+        if state is None:
+            # A new process starts from the stored projections (and folds what they lack), not
+            # from the first entry: a server's first read of a long book must not replay it.
+            state = self.ledger.hold(book, lambda writer: self.load_state(book, writer)[1])
+        elif state.size != self.ledger.store.size(book):
             state = self.replay(book, state)
-            with self._lock:
-                self._states[book] = state
+        else:
+            return state
+        with self._lock:
+            self._states[book] = state
         return state
 
     def replay(self, book: str, start: BookState | None = None) -> BookState:

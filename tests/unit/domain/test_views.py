@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from armory.domain.projections import same_state
 from armory.errors import InvalidInput
+from armory.ledger.entry import StoredEntry
+from armory.services.commands import CommandService
 from armory.services.views import board, listing
 from tests.unit.domain.conftest import OnSet
 
@@ -75,3 +80,23 @@ def test_the_board_shows_the_freeze_and_every_firearm_and_box(on_set: OnSet) -> 
     assert view["frozen"] is not None
     assert {f["firearm"] for f in view["firearms"]} == set(on_set.state.firearms)
     assert {b["box"] for b in view["boxes"]} == set(on_set.state.boxes)
+
+
+def test_a_new_process_reads_a_book_from_its_projections_not_from_its_first_entry(
+    on_set: OnSet,
+) -> None:
+    """A server started on a long book answers its first read from the stored projections and
+    folds only what they lack; it never replays the book from entry 0."""
+    fresh = CommandService(on_set.ledger, on_set.accounts)
+    read_from: list[int] = []
+    entries = on_set.store.entries
+
+    def recording(book: str, start: int, end: int) -> Iterator[StoredEntry]:
+        read_from.append(start)
+        return entries(book, start, end)
+
+    on_set.store.entries = recording  # type: ignore[method-assign]
+    state = fresh.state(on_set.book)
+    assert 0 not in read_from
+    assert state.size == on_set.ledger.store.size(on_set.book)
+    assert same_state(state, on_set.service.replay(on_set.book))

@@ -43,9 +43,7 @@ class SqlAccounts:
         self._verified: dict[str, tuple[bytes, float]] = {}
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[Account, float, float]] = {}
-        # Checked when the account does not exist, so that answering takes as long as for one
-        # that does (the name of an account is not given away by the time a login takes).
-        self._decoy = self.hasher.hash(os.urandom(16).hex())
+        self._decoy: str | None = None  # made on first need: every CLI process opens accounts
         mark = "?" if engine.dialect.name == "sqlite" else "%s"
         self._get_sql = f"SELECT id, name, is_admin FROM accounts WHERE id = {mark}"  # noqa: S608 -- a placeholder only
         self._pin_sql = (
@@ -166,6 +164,10 @@ class SqlAccounts:
                 ).where(accounts.c.id == person)
             ).first()
         if row is None:
+            # A hash is checked all the same, so that answering takes as long as for an account
+            # that exists: the time a sign-in takes does not tell which names are accounts.
+            if self._decoy is None:
+                self._decoy = self.hasher.hash(os.urandom(16).hex())
             _verify(self.hasher, self._decoy, password)
             return LoginResult.UNKNOWN
         password_hash, failures, locked_until = row
