@@ -10,15 +10,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from armory.bootstrap import Armory
+from armory.entrypoints.web import pages
 from armory.entrypoints.web.api import Services, router
+from armory.entrypoints.web.pages.core import SignInFirst, render
 from armory.errors import (
     ArmoryError,
     Conflict,
@@ -34,8 +37,15 @@ from armory.services.access import AccessService
 from armory.services.committer import GroupCommitter
 from armory.services.views import Tracer
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+STATIC = Path(__file__).parent / "static"
 
+# The pages load nothing from anywhere but this server: sets have no internet, and a page that
+# cannot run another site's script cannot leak a session. `blob:` is the camera's frames.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 STATUS: dict[type[ArmoryError], int] = {
     InvalidInput: 422,
     NotFound: 404,
@@ -76,9 +86,13 @@ def create_app(armory: Armory, access: AccessService | None = None) -> FastAPI:
     app.include_router(router)
 
     @app.exception_handler(ArmoryError)
-    def armory_error(request: Request, problem: Exception) -> JSONResponse:
+    def armory_error(request: Request, problem: Exception) -> Response:
         assert isinstance(problem, ArmoryError)
+        if isinstance(problem, SignInFirst):
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         status = next((s for kind, s in STATUS.items() if isinstance(problem, kind)), 500)
+        if not request.url.path.startswith("/api/"):
+            return render(request, "pages/error.html", {"message": problem.message}, status)
         headers: dict[str, str] = {}
         if status == 401:
             headers["WWW-Authenticate"] = "Bearer"
@@ -90,39 +104,38 @@ def create_app(armory: Armory, access: AccessService | None = None) -> FastAPI:
         return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    def malformed(request: Request, problem: Exception) -> JSONResponse:
+    def malformed(request: Request, problem: Exception) -> Response:
         assert isinstance(problem, RequestValidationError)
+        if not request.url.path.startswith("/api/"):
+            return render(request, "pages/error.html", {"message": _first_error(problem)}, 422)
         return JSONResponse({"detail": _first_error(problem)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    def http_error(request: Request, problem: Exception) -> JSONResponse:
+    def http_error(request: Request, problem: Exception) -> Response:
         assert isinstance(problem, StarletteHTTPException)
+        if not request.url.path.startswith(("/api/", "/static/")):
+            return render(
+                request, "pages/error.html", {"message": str(problem.detail)}, problem.status_code
+            )
         return JSONResponse(
             {"detail": str(problem.detail)},
             status_code=problem.status_code,
             headers=dict(problem.headers or {}),
         )
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(request: Request) -> HTMLResponse:
-        rows = []
-        for record in ledger.books():
-            checkpoint = ledger.checkpoint(record.id)
-            rows.append(
-                {
-                    "id": record.id,
-                    "kind": record.kind,
-                    "name": record.name,
-                    "size": checkpoint.size,
-                    "root": checkpoint.root.hex(),
-                    "checkpoint": checkpoint.note,
-                }
-            )
-        return TEMPLATES.TemplateResponse(
-            request,
-            "books.html",
-            {"books": rows, "node": ledger.node_name, "vkey": ledger.verifier.to_text()},
-        )
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.middleware("http")
+    async def page_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        if not request.url.path.startswith("/api/"):
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+            if not request.url.path.startswith("/static/"):
+                response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
     return app
 
