@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -121,6 +121,9 @@ class BookPage:
     def name_of(self, person: str) -> str:
         found = self.state.people.get(person)
         return found.name if found is not None else person
+
+    def names(self, people: Iterable[str]) -> str:
+        return " and ".join(self.name_of(p) for p in people)
 
 
 def csrf_for(token: str) -> str:
