@@ -20,10 +20,10 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# ARMORY_REQUIRE_POSTGRES=1: a machine that cannot start PostgreSQL fails the suite instead of
-# quietly skipping the PostgreSQL half of it.
+# ARMORY_REQUIRE_POSTGRES=1 and ARMORY_REQUIRE_BROWSER=1: a machine that cannot start PostgreSQL
+# or has no Chromium fails the suite instead of quietly skipping part of it.
 test: setup lint
-	ARMORY_REQUIRE_POSTGRES=1 $(BIN)/pytest -p no:cacheprovider
+	ARMORY_REQUIRE_POSTGRES=1 ARMORY_REQUIRE_BROWSER=1 $(BIN)/pytest -p no:cacheprovider
 
 # The demo keeps its SQLite file and keys in ./data, which `make clean` leaves alone. Only this
 # target sets ARMORY_DATA_DIR: the tests must never write into a developer's data.

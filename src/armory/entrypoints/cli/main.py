@@ -626,27 +626,49 @@ def demo(data_dir: DataDir = None) -> None:
         typer.echo("".join(cell.ljust(width + 2) for cell, width in cells) + row[-1])
     typer.echo(
         "\nThe day is open; scene S1 is planned and briefed; R1 is in the safe; box D1 of"
-        "\ndummies was verified today. Try a handover as ana: check_out R1 from safe, inspect it"
-        "\n(pre_handover, witnessed by lee and dan with their PINs), hand_over R1 to lee for S1,"
-        "\nthen take_back R1 from lee. `armory serve` starts the web app."
+        "\ndummies was verified today. Try a handover: sign in as ana, open R1 on the board,"
+        "\ncheck it out, inspect it (pre handover, with lee and dan typing their PINs as"
+        "\nwitnesses), hand it over to lee for S1, then take it back."
+        "\n`armory serve` starts the web app; open its address on a phone-size window."
     )
 
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 for phones on the set's network.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="PEM certificate: serve HTTPS (phones' cameras need it off localhost)."),
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Run the web app on this node's data."""
+    """Run the web app (the pages and the API) on this node's data."""
     import uvicorn  # noqa: PLC0415 -- the server stack is loaded only by the command that serves
 
     from armory.entrypoints.web.app import create_app  # noqa: PLC0415 -- same reason
 
+    if (tls_cert is None) != (tls_key is None):
+        raise InvalidInput("give both --tls-cert and --tls-key, or neither")
+    for path in (tls_cert, tls_key):
+        if path is not None and not path.is_file():
+            raise InvalidInput(f"no such file: {path}")
     armory = _open(data_dir)
-    typer.echo(f"Armory is serving on http://{host}:{port}/ (Ctrl-C stops it)")
+    scheme = "https" if tls_cert else "http"
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 -- named, not bound
+    typer.echo(f"Armory is serving on {scheme}://{shown}:{port}/ (Ctrl-C stops it)")
     try:
-        uvicorn.run(create_app(armory), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(armory),
+            host=host,
+            port=port,
+            log_level="warning",
+            ssl_certfile=str(tls_cert) if tls_cert else None,
+            ssl_keyfile=str(tls_key) if tls_key else None,
+        )
     finally:
         armory.close()
 

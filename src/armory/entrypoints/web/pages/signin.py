@@ -33,13 +33,22 @@ def _safe_next(target: str) -> str:
 
 
 def _login_page(
-    request: Request, next_: str, problem: str | None = None, status: int = 200
+    request: Request,
+    next_: str,
+    problem: str | None = None,
+    status: int = 200,
+    username: str = "",
 ) -> HTMLResponse:
     nonce, new = login_nonce(request)
     response = render(
         request,
         "pages/login.html",
-        {"next": _safe_next(next_), "nonce": nonce, "problem": problem},
+        {
+            "next": _safe_next(next_),
+            "nonce": nonce,
+            "refused_sign_in": problem,
+            "username": username[:64],
+        },
         status,
     )
     if new:
@@ -74,11 +83,11 @@ def login(
     try:
         session = svc.access.login(username.strip(), password, source(request))
     except TooManyAttempts as problem:
-        response = _login_page(request, next, problem.message, 429)
+        response = _login_page(request, next, problem.message, 429, username)
         response.headers["Retry-After"] = str(problem.retry_after)
         return response
     except Unauthorized as problem:
-        return _login_page(request, next, problem.message, 401)
+        return _login_page(request, next, problem.message, 401, username)
     signed_in = redirect(_safe_next(next))
     set_session(signed_in, request, session.token, session.expires_in)
     signed_in.delete_cookie(LOGIN_COOKIE, path="/login")
