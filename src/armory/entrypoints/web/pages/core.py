@@ -208,24 +208,34 @@ def render(
 
 
 def _recorded(request: Request, page: BookPage | None) -> dict[str, Any] | None:
-    """The entry a redirect after a command points at (`?recorded=N`), to confirm it."""
+    """The entries a redirect after a command points at (`?recorded=N` or `N-M`), to confirm
+    them: the first index and every event type, so an incident the command opened shows too."""
     raw = request.query_params.get("recorded", "")
-    if page is None or not raw.isdigit():
+    first, _, last = raw.partition("-")
+    if page is None or not first.isdigit() or not (last or first).isdigit():
+        return None
+    start, end = int(first), int(last or first) + 1
+    if not 0 < end - start <= 50:
         return None
     svc: Services = request.app.state.services
-    index = int(raw)
     try:
-        entries = svc.ledger.entries(page.book.id, index, index + 1)
+        entries = list(svc.ledger.entries(page.book.id, start, end))
     except ArmoryError:
         return None
-    for entry in entries:
-        return {"index": entry.index, "type": entry.type}
-    return None
+    if not entries:
+        return None
+    return {
+        "index": start,
+        "last": end - 1,
+        "type": ", ".join(entry.type for entry in entries),
+    }
 
 
-def redirect(url: str, recorded: int | None = None) -> RedirectResponse:
+def redirect(url: str, recorded: tuple[int, int] | None = None) -> RedirectResponse:
     if recorded is not None:
-        url += ("&" if "?" in url else "?") + f"recorded={recorded}"
+        first, last = recorded
+        mark = str(first) if first == last else f"{first}-{last}"
+        url += ("&" if "?" in url else "?") + f"recorded={mark}"
     return RedirectResponse(url, status_code=303)
 
 
@@ -267,8 +277,8 @@ async def act(
             page=_fresh(request, page),
         )
     if outcome.ok:
-        last = outcome.events[-1]["index"] if outcome.events else None
-        return redirect(done, last)
+        indices = [event["index"] for event in outcome.events]
+        return redirect(done, (min(indices), max(indices)) if indices else None)
     refusal = {
         "rule": outcome.rule,
         "message": outcome.message,
