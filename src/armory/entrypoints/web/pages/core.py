@@ -313,14 +313,19 @@ def number(form: FormData, name: str, label: str) -> int:
     return int(raw)
 
 
-def pins(form: FormData, prefix: str) -> list[dict[str, str]]:
+def pins(form: FormData, prefix: str, page: BookPage) -> list[dict[str, str]]:
     """Witnesses or approvers from the rows `PREFIX-person-N` / `PREFIX-pin-N`: each a person
-    with the PIN they typed themselves; rows left blank are skipped."""
+    with the PIN they typed themselves; blank rows are skipped. A row with only one of the two
+    is malformed (InvalidInput): a PIN never sent must not count as a wrong one."""
     found = []
     for n in range(1, 5):
         person = field(form, f"{prefix}-person-{n}")
         pin = field(form, f"{prefix}-pin-{n}")
-        if person or pin:
+        if person and not pin:
+            raise InvalidInput(f"{page.name_of(person)} must type their own PIN")
+        if pin and not person:
+            raise InvalidInput("a PIN was typed without a name: pick who is confirming")
+        if person:
             found.append({"person": person, "pin": pin})
     return found
 

@@ -226,7 +226,7 @@ async def inspect(request: Request, page: Page, firearm: str) -> Response:
             "purpose": field(form, "purpose"),
             "chambers": _chambers(form, found),
             "bore_clear": field(form, "bore_clear") == "yes",
-            "witnesses": pins(form, "witness"),
+            "witnesses": pins(form, "witness", page),
         }
     except InvalidInput as problem:
         return render(

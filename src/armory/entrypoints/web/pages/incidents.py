@@ -41,19 +41,6 @@ KINDS = {
 }
 
 
-def confirmations(form: FormData, prefix: str, page: BookPage) -> list[dict[str, str]]:
-    """The approver or witness rows `prefix`, each with a person and the PIN they typed. A row
-    with only one of the two is malformed (InvalidInput): a PIN never sent is never counted
-    as a wrong one."""
-    found = pins(form, prefix)
-    for row in found:
-        if not row["person"]:
-            raise InvalidInput("a PIN was typed without a name: pick who is confirming")
-        if not row["pin"]:
-            raise InvalidInput(f"{page.name_of(row['person'])} must type their own PIN")
-    return found
-
-
 def _url(page: BookPage, incident: str = "") -> str:
     base = f"/b/{path_quote(page.book.id)}/incidents"
     return f"{base}/{path_quote(incident)}" if incident else base
@@ -184,7 +171,7 @@ async def resolve_incident(request: Request, svc: Svc, page: Page, incident: str
     found = _incident(page, incident)
     context = _one_context(svc, page, found, form)
     try:
-        approvals = confirmations(form, "approver", page)
+        approvals = pins(form, "approver", page)
     except InvalidInput as problem:
         return render(request, ONE, {**context, "problem": problem.message}, 422, page=page)
     command = {

@@ -21,9 +21,9 @@ from armory.entrypoints.web.pages.core import (
     form_of,
     number,
     path_quote,
+    pins,
     render,
 )
-from armory.entrypoints.web.pages.incidents import confirmations
 from armory.errors import Forbidden, InvalidInput, NotFound
 
 router = APIRouter(include_in_schema=False)
@@ -91,7 +91,7 @@ def plan_form(request: Request, page: Page) -> HTMLResponse:
 
 def _plan_command(form: FormData, page: BookPage) -> dict[str, Any]:
     """The plan_scene command of the form; InvalidInput when it cannot be built."""
-    approvals = confirmations(form, "approver", page)
+    approvals = pins(form, "approver", page)
     if len(approvals) != 1:
         raise InvalidInput(
             "the first AD approves the plan: pick their name, then they type their PIN"
