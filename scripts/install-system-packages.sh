@@ -8,7 +8,8 @@ set -euo pipefail
 # The Debian packages the project needs; add new ones here.
 #   postgresql: the server the storage tests run against (a throwaway cluster per test session).
 #   chromium, fonts-liberation: the browser the browser tests drive, and fonts for its pages.
-PACKAGES="postgresql chromium fonts-liberation"
+#   nodejs: runs the vendored QR decoder on the printed labels, outside a browser.
+PACKAGES="postgresql chromium fonts-liberation nodejs"
 
 # `make setup` creates its tool environment with `python3 -m venv`; Debian's own python3 can only
 # do that once python3-venv is installed.

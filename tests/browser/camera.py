@@ -8,6 +8,7 @@ the code whole and still.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,3 +99,79 @@ def camera_args(video: Path) -> list[str]:
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={video.absolute()}",
     ]
+
+
+def png_luma(png: bytes) -> tuple[int, int, bytes]:
+    """(width, height, luma) of an 8-bit, non-interlaced RGB or RGBA PNG (what Chromium's
+    screenshots are): a picture of a printed label, as a camera's sensor would see it."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    chunks: dict[bytes, list[bytes]] = {}
+    at = 8
+    while at < len(png):
+        length = int.from_bytes(png[at : at + 4], "big")
+        kind = png[at + 4 : at + 8]
+        chunks.setdefault(kind, []).append(png[at + 8 : at + 8 + length])
+        at += 12 + length
+    header = chunks[b"IHDR"][0]
+    width, height = int.from_bytes(header[0:4], "big"), int.from_bytes(header[4:8], "big")
+    depth, colour, interlace = header[8], header[9], header[12]
+    if depth != 8 or colour not in (2, 6) or interlace:
+        raise ValueError(f"unsupported PNG: depth {depth}, colour type {colour}")
+    channels = 3 if colour == 2 else 4
+    raw = zlib.decompress(b"".join(chunks[b"IDAT"]))
+    stride = width * channels
+    previous = bytearray(stride)
+    luma = bytearray()
+    for row in range(height):
+        start = row * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        _unfilter(kind, line, previous, channels)
+        for x in range(0, stride, channels):
+            r, g, b = line[x], line[x + 1], line[x + 2]
+            luma.append((299 * r + 587 * g + 114 * b) // 1000)
+        previous = line
+    return width, height, bytes(luma)
+
+
+def _unfilter(kind: int, line: bytearray, previous: bytearray, bpp: int) -> None:
+    """Undo one scanline's PNG filter in place (PNG specification, section 9)."""
+    for x in range(len(line)):
+        left = line[x - bpp] if x >= bpp else 0
+        up = previous[x]
+        corner = previous[x - bpp] if x >= bpp else 0
+        if kind == 1:
+            line[x] = (line[x] + left) & 0xFF
+        elif kind == 2:
+            line[x] = (line[x] + up) & 0xFF
+        elif kind == 3:
+            line[x] = (line[x] + (left + up) // 2) & 0xFF
+        elif kind == 4:
+            guess = left + up - corner
+            pa, pb, pc = abs(guess - left), abs(guess - up), abs(guess - corner)
+            nearest = left if pa <= pb and pa <= pc else up if pb <= pc else corner
+            line[x] = (line[x] + nearest) & 0xFF
+
+
+def write_picture_video(path: Path, png: bytes, frames: int = FRAMES) -> Path:
+    """Write a Y4M video that shows the PNG picture (scaled to fit, centred on white), the way
+    a phone's camera held over a printed label sees it; return the absolute path."""
+    width, height, luma = png_luma(png)
+    scale = min(WIDTH * FILL / width, HEIGHT * FILL / height)
+    shown_w, shown_h = int(width * scale), int(height * scale)
+    left, top = (WIDTH - shown_w) // 2, (HEIGHT - shown_h) // 2
+    plane = bytearray([WHITE]) * LUMA_SIZE
+    for y in range(shown_h):
+        source_row = int(y / scale) * width
+        base = (top + y) * WIDTH + left
+        for x in range(shown_w):
+            level = luma[source_row + int(x / scale)]
+            plane[base + x] = BLACK + level * (WHITE - BLACK) // 255
+    chroma = bytes([NEUTRAL_CHROMA]) * CHROMA_SIZE
+    frame = FRAME_HEADER + bytes(plane) + chroma + chroma
+    path = path.absolute()
+    with path.open("wb") as video:
+        video.write(HEADER)
+        for _frame in range(frames):
+            video.write(frame)
+    return path
