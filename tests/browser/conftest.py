@@ -23,7 +23,7 @@ import re
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -385,24 +385,26 @@ def file_name_of_test(item: pytest.Item) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join([base, *kept]))
 
 
-Shot = Callable[[Page, str], Path]
+class Shot(Protocol):
+    def __call__(self, page: Page, name: str, full_page: bool = True) -> Path: ...
 
 
 @pytest.fixture
 def shot(request: pytest.FixtureRequest) -> Shot:
-    """`shot(page, name)` saves a full-page PNG as `<test-name>--<NN>-<name>.png` in
+    """`shot(page, name)` saves a full-page PNG (or, with full_page=False, what the screen
+    shows) as `<test-name>--<NN>-<name>.png` in
     $ARMORY_SCREENSHOTS (default build/screenshots), numbered in the order taken."""
     directory = screenshot_dir()
     prefix = file_name_of_test(request.node)
     taken = 0
 
-    def take(page: Page, name: str) -> Path:
+    def take(page: Page, name: str, full_page: bool = True) -> Path:
         nonlocal taken
         taken += 1
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
         path = directory / f"{prefix}--{taken:02d}-{slug}.png"
         directory.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=path, full_page=True, animations="disabled")
+        page.screenshot(path=path, full_page=full_page, animations="disabled")
         return path
 
     return take

@@ -66,7 +66,7 @@ def test_the_armorer_signs_in_on_a_phone_and_lands_on_the_board(
     expect(page.get_by_role("heading", name=re.compile(r"^Boxes \(3\)$"))).to_be_visible()
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= PHONE_WIDTH, f"the board scrolls sideways: {scroll_width} px wide"
-    shot(page, "board")
+    shot(page, "board", full_page=False)
 
 
 def test_the_board_shows_a_change_made_elsewhere_without_being_reloaded(

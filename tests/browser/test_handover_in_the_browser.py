@@ -46,7 +46,7 @@ def test_the_armorer_hands_the_revolver_over_and_takes_it_back_on_a_phone(
     refusal = page.get_by_role("alert").filter(has_text="Refused")
     expect(refusal).to_contain_text("INSPECTION_REQUIRED")
     expect(refusal).to_contain_text("Inspect every chamber again")
-    shot(page, "refused-inspection-required")
+    shot(page, "refused-inspection-required", full_page=False)
 
     page.goto(f"{R1}/inspect")
     page.get_by_label("Purpose").select_option("pre_handover")
@@ -57,7 +57,7 @@ def test_the_armorer_hands_the_revolver_over_and_takes_it_back_on_a_phone(
     page.get_by_label("The bore is clear").check()
     witness(page, 1, "lee")
     witness(page, 2, "dan")
-    shot(page, "inspection-witnessed")
+    shot(page, "inspection-witnessed", full_page=False)
     page.get_by_role("button", name="Record the inspection").click()
     expect(page.get_by_role("status")).to_contain_text("firearm_inspected")
     expect(page.get_by_text("Inspected · clear")).to_be_visible()
@@ -69,7 +69,7 @@ def test_the_armorer_hands_the_revolver_over_and_takes_it_back_on_a_phone(
     page.get_by_role("button", name="Hand over").click()
     expect(page.get_by_role("status")).to_contain_text("firearm_handed_over")
     expect(page.get_by_text("Held by the performer Lee Baird")).to_be_visible()
-    shot(page, "handed-over")
+    shot(page, "handed-over", full_page=False)
 
     page.get_by_role("link", name="Take back from Lee Baird").click()
     page.get_by_label("Rounds fired").fill("0")

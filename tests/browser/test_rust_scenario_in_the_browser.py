@@ -105,6 +105,20 @@ def load_six_dummies(page: Page) -> None:
     page.get_by_role("button", name="Load").click()
 
 
+def send_anyway(page: Page, url: str, form: dict[str, str]) -> tuple[int, str]:
+    """POST `form` from the signed-in page with its CSRF token, as a crafted request would."""
+    answer: list[Any] = page.evaluate(
+        """async ([url, form]) => {
+             const csrf = document.querySelector('input[name=csrf]').value;
+             const body = new URLSearchParams({csrf, ...form});
+             const r = await fetch(url, {method: 'POST', body});
+             return [r.status, await r.text()];
+           }""",
+        [url, form],
+    )
+    return int(answer[0]), str(answer[1])
+
+
 def hand_over_to_lee(page: Page) -> None:
     page.goto(f"{B}/firearms/R1/hand-over")
     page.get_by_label("To the performer").select_option("lee")
@@ -191,22 +205,15 @@ def test_rust_replayed_through_the_browser(
     expect(dan.get_by_role("button", name="Declare COLD")).to_have_count(0)
     dan.goto(f"{B}/firearms/R1")
     expect(dan.get_by_role("link", name="Hand over")).to_have_count(0)
-    hand_over_to_lee(dan)  # the form is reachable by its address, and refused on the server
-    refused(dan, "ARMORER_ONLY")
-    shot(dan, "first-ad-refused-armorer-only")
-    # "Cold gun" from the first AD: the page never offers it; sent anyway, it is refused.
-    answer = dan.evaluate(
-        """async (url) => {
-             const csrf = document.querySelector('input[name=csrf]').value;
-             const body = new URLSearchParams({csrf, status: 'cold', firearms: 'R1',
-                                               announced_by: 'dan'});
-             const r = await fetch(url, {method: 'POST', body});
-             return [r.status, await r.text()];
-           }""",
-        f"{B}/scenes/S1/declare",
-    )
-    assert answer[0] == 409
-    assert "ARMORER_ONLY" in answer[1]
+    # The pages never offer the first AD a handover or a "cold gun"; sent anyway (a crafted
+    # request from their signed-in phone), each is refused on the server and recorded.
+    for action, form in (
+        ("firearms/R1/hand-over", {"to": "lee", "scene": "S1"}),
+        ("scenes/S1/declare", {"status": "cold", "firearms": "R1", "announced_by": "dan"}),
+    ):
+        status, text = send_anyway(dan, f"{B}/{action}", form)
+        assert status == 409
+        assert "ARMORER_ONLY" in text
 
     # The armorer loads from the box nobody verified: DUMMIES_NOT_VERIFIED. Checking it round
     # by round, a live round: reported, the production freezes, loading and handing over stop.
@@ -219,7 +226,7 @@ def test_rust_replayed_through_the_browser(
     )
     ana.get_by_role("button", name="Report the live round").click()
     expect(ana.locator("#frozen-banner")).to_contain_text("PRODUCTION FROZEN")
-    shot(ana, "production-frozen")
+    shot(ana, "production-frozen", full_page=False)
     load_six_dummies(ana)
     refused(ana, "PRODUCTION_FROZEN")
     hand_over_to_lee(ana)
@@ -241,7 +248,7 @@ def test_rust_replayed_through_the_browser(
     approve(sue, 2, "sue")
     sue.get_by_role("button", name="Resolve the incident").click()
     refused(sue, "INVENTORY_REQUIRED")
-    shot(sue, "inventory-required")
+    shot(sue, "inventory-required", full_page=False)
 
     # The full inventory: the box verified, the revolver inspected; then the two resolve it.
     ana.goto(f"{B}/boxes/B1")
@@ -293,7 +300,7 @@ def test_rust_replayed_through_the_browser(
     lee.goto(f"{B}/trace/R1")
     for rule in ("ARMORER_ONLY", "DUMMIES_NOT_VERIFIED", "PRODUCTION_FROZEN"):
         expect(lee.get_by_text(rule).first).to_be_visible()
-    shot(lee, "trace-of-the-revolver")
+    shot(lee, "trace-of-the-revolver", full_page=False)
     lee.goto(f"{B}/trace/B1")
     expect(lee.get_by_text("DUMMIES_NOT_VERIFIED").first).to_be_visible()
     expect(lee.get_by_text(re.compile("live round reported", re.IGNORECASE)).first).to_be_visible()

@@ -24,12 +24,13 @@ SCAN_TIMEOUT = 15_000  # ms: the page tries a frame several times a second
 
 
 @pytest.fixture
-def label_picture(page: Page) -> bytes:
+def label_picture(page: Page, shot: Shot) -> bytes:
     """The printed label of R1, photographed: the labels sheet's label, as a PNG."""
     sign_in(page, "ana")
     page.goto("/b/demo/labels?item=R1")
     label = page.locator("section.label").first
     expect(label).to_contain_text("R1")
+    shot(page, "label-of-R1", full_page=False)
     picture: bytes = label.locator("svg").screenshot()
     return picture
 

@@ -61,11 +61,16 @@ def test_a_handover_without_witnesses_is_refused_with_its_rule_and_next_step(sit
     assert f"entry #{site.size() - 1}" in answer.text
 
 
-def test_the_first_ad_is_not_offered_the_handover_and_is_refused_if_they_try(site: Site) -> None:
+def test_the_first_ad_is_not_offered_the_handover_and_is_refused_if_they_send_it(
+    site: Site,
+) -> None:
     page = site.get("dan", R1).text
     assert f"{R1}/hand-over" not in page
     assert f"{R1}/inspect" not in page
-    assert "Only the armorer hands a firearm" in site.get("dan", f"{R1}/hand-over").text
+    for form in ("hand-over", "inspect", "load", "unload", "take-back"):
+        assert site.get("dan", f"{R1}/{form}").status_code == 403
+    assert site.get("dan", "/b/demo/firearms/new").status_code == 403
+    assert site.get("dan", "/b/demo/boxes/new").status_code == 403
     answer = site.post("dan", f"{R1}/hand-over", {"to": "lee", "scene": "S1"})
     assert answer.status_code == 409
     assert "ARMORER_ONLY" in answer.text

@@ -20,7 +20,7 @@ from armory.entrypoints.web.pages.core import (
     path_quote,
     render,
 )
-from armory.errors import InvalidInput, NotFound
+from armory.errors import Forbidden, InvalidInput, NotFound
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,6 +67,8 @@ def _context(svc: Svc, page: BookPage, box: Box) -> dict[str, Any]:
 
 @router.get("/b/{book}/boxes/new", response_class=HTMLResponse)
 def receive_form(request: Request, page: Page) -> HTMLResponse:
+    if not page.may("receive_box"):
+        raise Forbidden("only the armorer or an assistant armorer does this: call the armorer")
     return render(request, "pages/box_new.html", _receive_context(page, {}), page=page)
 
 

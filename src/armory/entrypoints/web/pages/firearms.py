@@ -24,7 +24,7 @@ from armory.entrypoints.web.pages.core import (
     pins,
     render,
 )
-from armory.errors import InvalidInput, NotFound
+from armory.errors import Forbidden, InvalidInput, NotFound
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,6 +40,12 @@ def _firearm(page: BookPage, firearm: str) -> Firearm:
     if found is None:
         raise NotFound(f"there is no firearm {firearm!r} in book {page.book.id}")
     return found
+
+
+def _offered(page: BookPage, command: str) -> None:
+    """A step's form is shown only to whoever may take it (the server refuses it anyway)."""
+    if not page.may(command):
+        raise Forbidden("only the armorer or an assistant armorer does this: call the armorer")
 
 
 def _url(page: BookPage, firearm: str, tail: str = "") -> str:
@@ -74,6 +80,7 @@ def _boxes_for(page: BookPage, firearm: Firearm) -> list[Any]:
 
 @router.get("/b/{book}/firearms/new", response_class=HTMLResponse)
 def receive_form(request: Request, page: Page) -> HTMLResponse:
+    _offered(page, "receive_firearm")
     return render(request, "pages/firearm_new.html", _receive_context(page, {}), page=page)
 
 
@@ -194,6 +201,7 @@ def _inspect_context(page: BookPage, firearm: Firearm, values: dict[str, str]) -
 
 @router.get("/b/{book}/firearms/{firearm}/inspect", response_class=HTMLResponse)
 def inspect_form(request: Request, page: Page, firearm: str) -> HTMLResponse:
+    _offered(page, "inspect")
     found = _firearm(page, firearm)
     return render(request, "pages/inspect.html", _inspect_context(page, found, {}), page=page)
 
@@ -253,6 +261,7 @@ def _load_context(page: BookPage, firearm: Firearm, values: dict[str, str]) -> d
 
 @router.get("/b/{book}/firearms/{firearm}/load", response_class=HTMLResponse)
 def load_form(request: Request, page: Page, firearm: str) -> HTMLResponse:
+    _offered(page, "load")
     found = _firearm(page, firearm)
     return render(request, "pages/load.html", _load_context(page, found, {}), page=page)
 
@@ -282,6 +291,7 @@ async def load(request: Request, page: Page, firearm: str) -> Response:
 
 @router.get("/b/{book}/firearms/{firearm}/unload", response_class=HTMLResponse)
 def unload_form(request: Request, page: Page, firearm: str) -> HTMLResponse:
+    _offered(page, "unload")
     found = _firearm(page, firearm)
     return render(request, "pages/unload.html", _load_context(page, found, {}), page=page)
 
@@ -327,6 +337,7 @@ def _handover_context(page: BookPage, firearm: Firearm, values: dict[str, str]) 
 
 @router.get("/b/{book}/firearms/{firearm}/hand-over", response_class=HTMLResponse)
 def hand_over_form(request: Request, page: Page, firearm: str) -> HTMLResponse:
+    _offered(page, "hand_over")
     found = _firearm(page, firearm)
     return render(request, "pages/hand_over.html", _handover_context(page, found, {}), page=page)
 
@@ -348,6 +359,7 @@ async def hand_over(request: Request, page: Page, firearm: str) -> Response:
 
 @router.get("/b/{book}/firearms/{firearm}/take-back", response_class=HTMLResponse)
 def take_back_form(request: Request, page: Page, firearm: str) -> HTMLResponse:
+    _offered(page, "take_back")
     found = _firearm(page, firearm)
     return render(request, "pages/take_back.html", _handover_context(page, found, {}), page=page)
 
