@@ -17,6 +17,16 @@ from tests.browser.conftest import LAPTOP, TABLET, NewScreen, Server, Shot, sign
 pytestmark = pytest.mark.timeout(300)
 PHONE_WIDTH = 390
 MAX_PAGES = 80  # the demo has about 40 pages; the bound keeps a link loop from running away
+# The controls of a page that have no name a screen reader could say: a field without a label
+# (or aria-label), a button or link without text (or a named image inside it).
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll(
+    'a[href], button, select, textarea, input:not([type=hidden])')].filter(c => {
+      if (c.getAttribute('aria-label') || c.getAttribute('aria-labelledby')) return false;
+      if (c.labels && c.labels.length) return false;
+      if (c.matches('a, button') && c.textContent.trim()) return false;
+      if (c.querySelector('[aria-label], svg title, img[alt]')) return false;
+      return true;
+    }).map(c => c.outerHTML.slice(0, 120))"""
 
 
 def reachable_pages(page: Page, start: str) -> list[str]:
@@ -32,6 +42,7 @@ def reachable_pages(page: Page, start: str) -> list[str]:
         viewport = page.viewport_size
         assert viewport is not None
         assert width <= viewport["width"], f"{path} is {width} px wide"
+        assert page.evaluate(UNNAMED_CONTROLS) == [], f"{path} has controls without a name"
         for href in page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)"):
             parts = urlsplit(href)
             if parts.netloc != urlsplit(page.url).netloc or not parts.path.startswith(start):

@@ -17,6 +17,8 @@ from armory.entrypoints.web.pages import (
     signin,
 )
 
+AREAS = (signin, board, firearms, boxes, day, scenes, incidents, scan, labels, ledger)
+
 router = APIRouter(include_in_schema=False)
-for area in (signin, board, firearms, boxes, day, scenes, incidents, scan, labels, ledger):
+for area in AREAS:
     router.include_router(area.router)
