@@ -144,7 +144,7 @@ class AccessService:
     # Permissions
 
     def roles(self, account: Account, book: str) -> frozenset[str]:
-        return frozenset(self.commands.state(book).roles_of(account.id))
+        return frozenset(self.commands.recent_state(book).roles_of(account.id))
 
     def require_reader(self, account: Account, book: str, source: str) -> frozenset[str]:
         """Anyone enrolled in the book (and the admin who runs the server) reads it; an

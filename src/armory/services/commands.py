@@ -8,6 +8,7 @@ changed; commit; sign the checkpoint. Nothing else writes a book's state.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,10 @@ from armory.errors import InvalidInput, NotFound
 from armory.ledger.entry import Draft, Entry, decode_entry, format_time
 from armory.services.ledger import LedgerService
 from armory.services.ports import Accounts, BookWriter, PinResult, SecurityEvent, SecurityLog
+
+# How long a cached book state is trusted without asking the store for the book's size: the
+# longest another process's write may take to show in this process's views.
+FRESH_FOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ class CommandService:
         self.accounts = accounts
         self.security = security
         self._states: dict[str, BookState] = {}
+        # When each cached state was last known to match the stored book (monotonic seconds).
+        self._checked: dict[str, float] = {}
         self._lock = threading.Lock()
 
     # Running commands
@@ -124,6 +131,7 @@ class CommandService:
         if batch.state is not None:
             with self._lock:
                 self._states[book] = batch.state
+                self._checked[book] = time.monotonic()
         if appended is None:
             return [r for r in batch.results if not isinstance(r, _Decided)]
         note, size = appended.checkpoint.note, appended.checkpoint.size
@@ -200,21 +208,37 @@ class CommandService:
         return stored, current
 
     def state(self, book: str) -> BookState:
-        """The book's current state, for views."""
+        """The book's current state, for views: what any process has committed so far."""
         self.ledger.book(book)
         with self._lock:
             state = self._states.get(book)
+        now = time.monotonic()
         if state is None:
             # A new process starts from the stored projections (and folds what they lack), not
             # from the first entry: a server's first read of a long book must not replay it.
             state = self.ledger.hold(book, lambda writer: self.load_state(book, writer)[1])
         elif state.size != self.ledger.store.size(book):
             state = self.replay(book, state)
-        else:
-            return state
         with self._lock:
-            self._states[book] = state
-        return state
+            # Another thread may have stored a later state meanwhile: never go back to an
+            # earlier one.
+            if self._states.get(book, state).size <= state.size:
+                self._states[book] = state
+                self._checked[book] = now
+        return self._states.get(book, state)
+
+    def recent_state(self, book: str) -> BookState:
+        """The book's state as of at most FRESH_FOR seconds ago, for the access check made on
+        every request: what this process writes is in it at once, what another process writes
+        shows within FRESH_FOR, and a busy server does not ask the database for the book's
+        size on every request. The rules never use it: commands are decided on the state read
+        under the book's lock."""
+        with self._lock:
+            state = self._states.get(book)
+            checked = self._checked.get(book, -FRESH_FOR)
+        if state is not None and time.monotonic() - checked < FRESH_FOR:
+            return state
+        return self.state(book)
 
     def replay(self, book: str, start: BookState | None = None) -> BookState:
         """Fold the book's entries (from `start`, or from nothing)."""

@@ -43,6 +43,8 @@ class SqlAccounts:
         self._verified: dict[str, tuple[bytes, float]] = {}
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[Account, float, float]] = {}
+        # Accounts found, for TOKEN_CACHE_SECONDS: asked for once per command, never deleted.
+        self._accounts: dict[str, tuple[Account, float]] = {}
         self._decoy: str | None = None  # made on first need: every CLI process opens accounts
         mark = "?" if engine.dialect.name == "sqlite" else "%s"
         self._get_sql = f"SELECT id, name, is_admin FROM accounts WHERE id = {mark}"  # noqa: S608 -- a placeholder only
@@ -52,6 +54,10 @@ class SqlAccounts:
         )
 
     def get(self, person: str) -> Account | None:
+        with self._lock:
+            cached = self._accounts.get(person)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         # Asked once per command: the driver's own statement, not SQLAlchemy's compiled one.
         raw = self.engine.raw_connection()
         try:
@@ -61,7 +67,14 @@ class SqlAccounts:
             cursor.close()
         finally:
             raw.close()
-        return Account(row[0], row[1], bool(row[2])) if row else None
+        if not row:
+            return None
+        account = Account(row[0], row[1], bool(row[2]))
+        with self._lock:
+            if len(self._accounts) > 10_000:  # bounded: a flood of names cannot grow it
+                self._accounts.clear()
+            self._accounts[person] = (account, time.monotonic() + TOKEN_CACHE_SECONDS)
+        return account
 
     def add(self, account: Account, password: str, pin: str) -> None:
         _check_secret("password", password, 8)
