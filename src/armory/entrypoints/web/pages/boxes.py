@@ -19,6 +19,7 @@ from armory.entrypoints.web.pages.core import (
     number,
     path_quote,
     render,
+    source_of,
 )
 from armory.errors import Forbidden, InvalidInput, NotFound
 
@@ -87,14 +88,6 @@ async def receive(request: Request, page: Page) -> Response:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     context = _receive_context(page, values)
     try:
-        source: dict[str, Any]
-        if field(form, "from_book"):
-            source = {
-                "book": field(form, "from_book"),
-                "index": number(form, "from_index", "the issue entry"),
-            }
-        else:
-            source = {"source": field(form, "from_source")}
         command: dict[str, Any] = {
             "type": "receive_box",
             "box": field(form, "box"),
@@ -105,7 +98,7 @@ async def receive(request: Request, page: Page) -> Response:
             "maker_lot": field(form, "maker_lot"),
             "count": number(form, "count", "the count"),
             "location": field(form, "location"),
-            "from": source,
+            "from": source_of(form),
         }
     except InvalidInput as problem:
         return render(

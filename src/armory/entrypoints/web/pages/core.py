@@ -313,6 +313,17 @@ def number(form: FormData, name: str, label: str) -> int:
     return int(raw)
 
 
+def source_of(form: FormData) -> dict[str, Any]:
+    """Where a received firearm or box came from: the supplier book's issue entry when one is
+    named (`from_book`, `from_index`), otherwise the words typed (`from_source`)."""
+    if field(form, "from_book"):
+        return {
+            "book": field(form, "from_book"),
+            "index": number(form, "from_index", "the issue entry"),
+        }
+    return {"source": field(form, "from_source")}
+
+
 def pins(form: FormData, prefix: str, page: BookPage) -> list[dict[str, str]]:
     """Witnesses or approvers from the rows `PREFIX-person-N` / `PREFIX-pin-N`: each a person
     with the PIN they typed themselves; blank rows are skipped. A row with only one of the two

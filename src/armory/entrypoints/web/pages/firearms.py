@@ -23,6 +23,7 @@ from armory.entrypoints.web.pages.core import (
     path_quote,
     pins,
     render,
+    source_of,
 )
 from armory.errors import Forbidden, InvalidInput, NotFound
 
@@ -94,14 +95,6 @@ async def receive(request: Request, page: Page) -> Response:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     context = _receive_context(page, values)
     try:
-        source: dict[str, Any]
-        if field(form, "from_book"):
-            source = {
-                "book": field(form, "from_book"),
-                "index": number(form, "from_index", "the issue entry"),
-            }
-        else:
-            source = {"source": field(form, "from_source")}
         command: dict[str, Any] = {
             "type": "receive_firearm",
             "firearm": field(form, "firearm"),
@@ -112,7 +105,7 @@ async def receive(request: Request, page: Page) -> Response:
             "kind": field(form, "kind"),
             "chambers": number(form, "chambers", "chambers"),
             "location": field(form, "location"),
-            "from": source,
+            "from": source_of(form),
         }
     except InvalidInput as problem:
         return render(
