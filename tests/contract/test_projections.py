@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from armory.domain.projections import same_state
+from armory.services import commands as commands_module
 from armory.services.commands import CommandService
 from tests.contract.test_protocol_stateful import (
     ARMORER,
@@ -244,3 +245,31 @@ def test_a_second_server_sees_the_first_ones_commands_and_both_interleave_withou
     assert same_state(stored_projections(second, BOOK), fold_of(second, BOOK))
     assert service.rebuild(BOOK)[1]
     assert second.rebuild(BOOK)[1]
+
+
+def test_the_access_checks_state_trails_another_servers_writes_by_at_most_fresh_for(
+    first: tuple[CommandService, Engine], second: CommandService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, _ = first
+    before = second.recent_state(BOOK)
+    outcome = service.execute(BOOK, ARMORER, {"type": "check_out", "item": "F1", "from": "safe"})
+    assert outcome.ok
+    # Within the window the access check answers from memory, without asking the store...
+    monkeypatch.setattr(commands_module, "FRESH_FOR", 3600.0)
+    assert second.recent_state(BOOK).size == before.size
+    # ...while views always see what the other server committed,
+    assert second.state(BOOK).size == service.state(BOOK).size
+    # and once the window has passed, so does the access check.
+    monkeypatch.setattr(commands_module, "FRESH_FOR", 0.0)
+    assert second.recent_state(BOOK).size == service.state(BOOK).size
+
+
+def test_what_a_server_writes_is_in_its_own_access_checks_at_once(
+    first: tuple[CommandService, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, _ = first
+    monkeypatch.setattr(commands_module, "FRESH_FOR", 3600.0)
+    service.recent_state(BOOK)
+    outcome = service.execute(BOOK, ARMORER, {"type": "check_out", "item": "F1", "from": "safe"})
+    assert outcome.ok
+    assert service.recent_state(BOOK).firearms["F1"].custody.kind == "armorer"

@@ -291,6 +291,53 @@ class _Steps:
         raise DemoFailed(f"the demo expected a {kind} event, and the command recorded none")
 
 
+def _intake(
+    firearm: _Firearm, item: str, source: Mapping[str, Any], location: str
+) -> list[dict[str, Any]]:
+    """Receiving a firearm as `item` into `location`, then its intake inspection."""
+    return [
+        {
+            "type": "receive_firearm",
+            "firearm": item,
+            "serial": firearm.serial,
+            "make": firearm.make,
+            "model": firearm.model,
+            "calibre": firearm.calibre,
+            "kind": firearm.kind,
+            "chambers": firearm.chambers,
+            "label": item,
+            "from": dict(source),
+            "location": location,
+        },
+        {
+            "type": "inspect",
+            "firearm": item,
+            "purpose": "intake",
+            "chambers": _empty(firearm.chambers),
+            "bore_clear": True,
+        },
+    ]
+
+
+def _receipt(box: _Box, item: str, source: Mapping[str, Any], location: str) -> dict[str, Any]:
+    """Receiving a box as `item` into `location`."""
+    received: dict[str, Any] = {
+        "type": "receive_box",
+        "box": item,
+        "label": box.label,
+        "kind": box.kind,
+        "calibre": box.calibre,
+        "maker": box.maker,
+        "maker_lot": box.maker_lot,
+        "count": box.count,
+        "from": dict(source),
+        "location": location,
+    }
+    if box.load is not None:
+        received["load"] = box.load
+    return received
+
+
 def _empty(chambers: int) -> list[dict[str, Any]]:
     return [{"n": n, "content": "empty"} for n in range(1, chambers + 1)]
 
@@ -331,46 +378,12 @@ def _stock_the_rental_house(ledger: LedgerService, steps: _Steps, today: date) -
     )
     bought = (today - timedelta(days=400)).isoformat()
     for firearm in (*FIREARMS, STOCK_ONLY):
-        run(
-            {
-                "type": "receive_firearm",
-                "firearm": firearm.rental_id,
-                "serial": firearm.serial,
-                "make": firearm.make,
-                "model": firearm.model,
-                "calibre": firearm.calibre,
-                "kind": firearm.kind,
-                "chambers": firearm.chambers,
-                "label": firearm.rental_id,
-                "from": {"source": f"bought new from {firearm.make}, invoice of {bought}"},
-                "location": "vault",
-            }
-        )
-        run(
-            {
-                "type": "inspect",
-                "firearm": firearm.rental_id,
-                "purpose": "intake",
-                "chambers": _empty(firearm.chambers),
-                "bore_clear": True,
-            }
-        )
+        source = {"source": f"bought new from {firearm.make}, invoice of {bought}"}
+        for command in _intake(firearm, firearm.rental_id, source, "vault"):
+            run(command)
     for box in BOXES:
-        received: dict[str, Any] = {
-            "type": "receive_box",
-            "box": box.rental_id,
-            "label": box.label,
-            "kind": box.kind,
-            "calibre": box.calibre,
-            "maker": box.maker,
-            "maker_lot": box.maker_lot,
-            "count": box.count,
-            "from": {"source": f"bought from {box.maker}, lot {box.maker_lot}"},
-            "location": "vault",
-        }
-        if box.load is not None:
-            received["load"] = box.load
-        run(received)
+        source = {"source": f"bought from {box.maker}, lot {box.maker_lot}"}
+        run(_receipt(box, box.rental_id, source, "vault"))
         run(
             {
                 "type": "verify_box",
@@ -439,48 +452,12 @@ def _shoot_in_progress(
         },
     )
     for firearm in FIREARMS:
-        run(
-            ARMORER,
-            {
-                "type": "receive_firearm",
-                "firearm": firearm.id,
-                "serial": firearm.serial,
-                "make": firearm.make,
-                "model": firearm.model,
-                "calibre": firearm.calibre,
-                "kind": firearm.kind,
-                "chambers": firearm.chambers,
-                "label": firearm.id,
-                "from": {"book": RENTAL_BOOK, "index": issues[firearm.rental_id]},
-                "location": "safe",
-            },
-        )
-        run(
-            ARMORER,
-            {
-                "type": "inspect",
-                "firearm": firearm.id,
-                "purpose": "intake",
-                "chambers": _empty(firearm.chambers),
-                "bore_clear": True,
-            },
-        )
+        source = {"book": RENTAL_BOOK, "index": issues[firearm.rental_id]}
+        for command in _intake(firearm, firearm.id, source, "safe"):
+            run(ARMORER, command)
     for box in BOXES:
-        received: dict[str, Any] = {
-            "type": "receive_box",
-            "box": box.id,
-            "label": box.label,
-            "kind": box.kind,
-            "calibre": box.calibre,
-            "maker": box.maker,
-            "maker_lot": box.maker_lot,
-            "count": box.count,
-            "from": {"book": RENTAL_BOOK, "index": issues[box.rental_id]},
-            "location": "safe",
-        }
-        if box.load is not None:
-            received["load"] = box.load
-        run(ARMORER, received)
+        source = {"book": RENTAL_BOOK, "index": issues[box.rental_id]}
+        run(ARMORER, _receipt(box, box.id, source, "safe"))
     trained_on = today - timedelta(days=45)
     run(
         SAFETY,

@@ -3,11 +3,12 @@ out, store, move rounds between boxes, dispose. Each form is one command of SPEC
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from armory.domain.commands import BoxKind, Load, Method
 from armory.domain.state import Box
 from armory.entrypoints.web.pages.core import (
     BookPage,
@@ -21,15 +22,15 @@ from armory.entrypoints.web.pages.core import (
     render,
     source_of,
 )
-from armory.errors import Forbidden, InvalidInput, NotFound
+from armory.errors import InvalidInput, NotFound
 
 router = APIRouter(include_in_schema=False)
 
-METHODS = ("rattle", "drilled", "no_primer", "inert_marked", "crimped")
-LOADS = ("quarter", "half", "full", "specialty")
+METHODS = get_args(Method)
+LOADS = get_args(Load)
 # A production never receives live rounds (SPEC §3); the form still lets the armorer say what
 # arrived, so that a box of live rounds is refused and opens its incident, on the record.
-KINDS = ("dummy", "blank", "live")
+KINDS = get_args(BoxKind)
 TIMELINE_STEPS = 60
 
 
@@ -68,8 +69,7 @@ def _context(svc: Svc, page: BookPage, box: Box) -> dict[str, Any]:
 
 @router.get("/b/{book}/boxes/new", response_class=HTMLResponse)
 def receive_form(request: Request, page: Page) -> HTMLResponse:
-    if not page.may("receive_box"):
-        raise Forbidden("only the armorer or an assistant armorer does this: call the armorer")
+    page.offer("receive_box")
     return render(request, "pages/box_new.html", _receive_context(page, {}), page=page)
 
 

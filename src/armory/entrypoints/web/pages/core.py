@@ -71,6 +71,9 @@ SUPPLIER_STEPS = frozenset(
 )
 
 
+ARMORERS_ONLY = "only the armorer or an assistant armorer does this: call the armorer"
+
+
 class SignInFirst(ArmoryError):
     """A page was asked for without a valid session: the answer is the sign-in page."""
 
@@ -108,6 +111,12 @@ class BookPage:
         if isinstance(rule, str):
             return bool(self.roles & ARMORER_ROLES)
         return bool(self.roles & rule)
+
+    def offer(self, command: str, why: str = ARMORERS_ONLY) -> None:
+        """Forbidden unless the page may offer `command`: a step's form is shown only to whoever
+        may take it (and the rules refuse it anyway)."""
+        if not self.may(command):
+            raise Forbidden(why)
 
     @property
     def is_armorer(self) -> bool:

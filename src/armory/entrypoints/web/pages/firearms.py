@@ -5,12 +5,13 @@ refusal to handle it. Each form is one command of SPEC §4.2; the rules decide."
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
+from armory.domain.commands import Content, FirearmKind, Method, Purpose
 from armory.domain.state import Firearm
 from armory.entrypoints.web.pages.core import (
     BookPage,
@@ -25,14 +26,14 @@ from armory.entrypoints.web.pages.core import (
     render,
     source_of,
 )
-from armory.errors import Forbidden, InvalidInput, NotFound
+from armory.errors import InvalidInput, NotFound
 
 router = APIRouter(include_in_schema=False)
 
-CONTENTS = ("empty", "dummy", "blank", "spent", "live", "unknown")
-METHODS = ("rattle", "drilled", "no_primer", "inert_marked", "crimped")
-PURPOSES = ("intake", "pre_handover", "after_return", "daily", "before_return")
-KINDS = ("functional", "blank_firing", "non_firing", "rubber")
+CONTENTS = get_args(Content)
+METHODS = get_args(Method)
+PURPOSES = get_args(Purpose)
+KINDS = get_args(FirearmKind)
 TIMELINE_STEPS = 60
 
 
@@ -41,12 +42,6 @@ def _firearm(page: BookPage, firearm: str) -> Firearm:
     if found is None:
         raise NotFound(f"there is no firearm {firearm!r} in book {page.book.id}")
     return found
-
-
-def _offered(page: BookPage, command: str) -> None:
-    """A step's form is shown only to whoever may take it (the server refuses it anyway)."""
-    if not page.may(command):
-        raise Forbidden("only the armorer or an assistant armorer does this: call the armorer")
 
 
 def _url(page: BookPage, firearm: str, tail: str = "") -> str:
@@ -81,7 +76,7 @@ def _boxes_for(page: BookPage, firearm: Firearm) -> list[Any]:
 
 @router.get("/b/{book}/firearms/new", response_class=HTMLResponse)
 def receive_form(request: Request, page: Page) -> HTMLResponse:
-    _offered(page, "receive_firearm")
+    page.offer("receive_firearm")
     return render(request, "pages/firearm_new.html", _receive_context(page, {}), page=page)
 
 
@@ -194,7 +189,7 @@ def _inspect_context(page: BookPage, firearm: Firearm, values: dict[str, str]) -
 
 @router.get("/b/{book}/firearms/{firearm}/inspect", response_class=HTMLResponse)
 def inspect_form(request: Request, page: Page, firearm: str) -> HTMLResponse:
-    _offered(page, "inspect")
+    page.offer("inspect")
     found = _firearm(page, firearm)
     return render(request, "pages/inspect.html", _inspect_context(page, found, {}), page=page)
 
@@ -254,7 +249,7 @@ def _load_context(page: BookPage, firearm: Firearm, values: dict[str, str]) -> d
 
 @router.get("/b/{book}/firearms/{firearm}/load", response_class=HTMLResponse)
 def load_form(request: Request, page: Page, firearm: str) -> HTMLResponse:
-    _offered(page, "load")
+    page.offer("load")
     found = _firearm(page, firearm)
     return render(request, "pages/load.html", _load_context(page, found, {}), page=page)
 
@@ -284,7 +279,7 @@ async def load(request: Request, page: Page, firearm: str) -> Response:
 
 @router.get("/b/{book}/firearms/{firearm}/unload", response_class=HTMLResponse)
 def unload_form(request: Request, page: Page, firearm: str) -> HTMLResponse:
-    _offered(page, "unload")
+    page.offer("unload")
     found = _firearm(page, firearm)
     return render(request, "pages/unload.html", _load_context(page, found, {}), page=page)
 
@@ -330,7 +325,7 @@ def _handover_context(page: BookPage, firearm: Firearm, values: dict[str, str]) 
 
 @router.get("/b/{book}/firearms/{firearm}/hand-over", response_class=HTMLResponse)
 def hand_over_form(request: Request, page: Page, firearm: str) -> HTMLResponse:
-    _offered(page, "hand_over")
+    page.offer("hand_over")
     found = _firearm(page, firearm)
     return render(request, "pages/hand_over.html", _handover_context(page, found, {}), page=page)
 
@@ -352,7 +347,7 @@ async def hand_over(request: Request, page: Page, firearm: str) -> Response:
 
 @router.get("/b/{book}/firearms/{firearm}/take-back", response_class=HTMLResponse)
 def take_back_form(request: Request, page: Page, firearm: str) -> HTMLResponse:
-    _offered(page, "take_back")
+    page.offer("take_back")
     found = _firearm(page, firearm)
     return render(request, "pages/take_back.html", _handover_context(page, found, {}), page=page)
 

@@ -5,12 +5,13 @@ holds, and the armorer's cold or hot declaration."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
+from armory.domain.commands import Load
 from armory.domain.state import BookState, Scene
 from armory.entrypoints.web.pages.core import (
     BookPage,
@@ -24,13 +25,13 @@ from armory.entrypoints.web.pages.core import (
     pins,
     render,
 )
-from armory.errors import Forbidden, InvalidInput, NotFound
+from armory.errors import InvalidInput, NotFound
 
 router = APIRouter(include_in_schema=False)
 
 LIST = "pages/scenes.html"
 ONE = "pages/scene.html"
-BLANKS = ("quarter", "half", "full", "specialty")
+BLANKS = get_args(Load)
 # SPEC §4.2 hold_safety_meeting, in the order a first AD briefs them, with what each covers.
 TOPICS = {
     "action": "The action: what happens, and where every muzzle points",
@@ -84,8 +85,9 @@ def _plan_context(page: BookPage, sent: FormData | None = None) -> dict[str, Any
 
 @router.get("/b/{book}/scenes/new", response_class=HTMLResponse)
 def plan_form(request: Request, page: Page) -> HTMLResponse:
-    if not page.may("plan_scene"):
-        raise Forbidden("only an armorer plans a scene; the first AD approves it with their PIN")
+    page.offer(
+        "plan_scene", "only an armorer plans a scene; the first AD approves it with their PIN"
+    )
     return render(request, LIST, _plan_context(page), page=page)
 
 
