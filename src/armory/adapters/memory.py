@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from armory.errors import Conflict, NotFound
-from armory.ledger.entry import StoredEntry
+from armory.ledger.entry import Placed, StoredEntry
 from armory.ledger.merkle import HASH_SIZE, NodeId, node_home
 from armory.services.ports import Account, BookRecord, PinResult
 
@@ -30,8 +30,8 @@ class InMemoryBookWriter:
     def read_nodes(self, nodes: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
         return self.store.read_nodes(self.book, nodes)
 
-    def insert(self, rows: Sequence[StoredEntry]) -> None:
-        self.pending.extend(rows)
+    def insert(self, rows: Sequence[Placed]) -> None:
+        self.pending.extend(map(StoredEntry._make, rows))
 
     def keep_checkpoint(self, size: int, note: str) -> None:
         self.store.save_checkpoint(self.book, size, note)

@@ -227,7 +227,7 @@ class LedgerService:
             rows = encoder.place(drafts, frontier)
             writer.insert(rows)
         self._committed(book, frontier, unsaved)
-        entries = tuple((row.idx, draft.type) for row, draft in zip(rows, drafts, strict=True))
+        entries = tuple((row[0], draft.type) for row, draft in zip(rows, drafts, strict=True))
         root = frontier.root()
         return Appended(entries, self._sign(book, frontier.size, root, keep_now=False))
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from armory.ledger.entry import StoredEntry
+from armory.ledger.entry import Placed, StoredEntry
 from armory.ledger.merkle import NodeId
 
 
@@ -35,7 +35,7 @@ class BookWriter(Protocol):
         """The stored hashes of these nodes (absent ones are left out)."""
         ...
 
-    def insert(self, rows: Sequence[StoredEntry]) -> None:
+    def insert(self, rows: Sequence[Placed]) -> None:
         """Insert entries; they become visible when the transaction commits."""
         ...
 

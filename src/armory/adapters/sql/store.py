@@ -31,7 +31,7 @@ from armory.adapters.sql.tables import (
 )
 from armory.adapters.sql.wal import WalCheckpointer
 from armory.errors import Conflict, InvalidInput, NotFound, StorageError
-from armory.ledger.entry import StoredEntry
+from armory.ledger.entry import Placed, StoredEntry
 from armory.ledger.merkle import HASH_SIZE, NodeId, node_home
 from armory.services.ports import BookRecord
 
@@ -131,7 +131,7 @@ class SqlBookWriter:
         stored = {int(pos) - self._base: bytes(h) for pos, h in self._cursor.fetchall()}
         return _slot_hashes(homes, stored)
 
-    def insert(self, rows: Sequence[StoredEntry]) -> None:
+    def insert(self, rows: Sequence[Placed]) -> None:
         if not rows:
             return
         self.written += len(rows) * ROW_BYTES_ESTIMATE
@@ -149,11 +149,11 @@ class SqlBookWriter:
         base = self._base
         if len(rows) >= COPY_THRESHOLD:
             with self._cursor.copy(sql.copy_entries) as copy:
-                for row in rows:
-                    copy.write_row((base + row.idx, row.body, row.hashes))
+                for idx, body, hashes in rows:
+                    copy.write_row((base + idx, body, hashes))
             return
         self._cursor.executemany(
-            sql.insert_entries(base), [(base + r.idx, r.body, r.hashes) for r in rows]
+            sql.insert_entries(base), [(base + idx, body, hashes) for idx, body, hashes in rows]
         )
 
     def keep_checkpoint(self, size: int, note: str) -> None:
