@@ -212,6 +212,33 @@ def test_concurrent_appenders_to_one_book_never_collide(
     )
 
 
+def test_the_checkpoint_of_an_unchanged_book_is_answered_without_signing_or_storing_again(
+    ledger: LedgerService, reopen: Callable[[], LedgerService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+    ledger.append("demo", drafts(2))
+    first = ledger.checkpoint("demo")
+    kept: list[int] = []
+    real_save = ledger.store.save_checkpoint
+
+    def counting_save(book: str, size: int, note: str) -> None:
+        kept.append(size)
+        real_save(book, size, note)
+
+    monkeypatch.setattr(ledger.store, "save_checkpoint", counting_save)
+    assert ledger.checkpoint("demo") == first
+    assert kept == []
+    # Another process appends: this one signs the new size, and keeps it.
+    other = reopen()
+    other.append("demo", drafts(1, start=2))
+    newer = ledger.checkpoint("demo")
+    assert newer.size == first.size + 1
+    assert kept == [newer.size]
+    assert newer.note == other.checkpoint("demo").note  # Ed25519: the same bytes everywhere
+    ledger.flush()
+    assert ledger.verify_book("demo").size == newer.size
+
+
 @pytest.mark.postgres
 def test_a_book_being_appended_to_does_not_hold_up_another_book(postgres_url: str) -> None:
     first, first_engine = sql_ledger(postgres_url)

@@ -101,6 +101,9 @@ class LedgerService:
         # The newest checkpoint of each book not yet kept in the store: it is kept by the next
         # append's own transaction (no extra commit per command), or by `flush`.
         self._unsaved: dict[str, tuple[int, str]] = {}
+        # The newest checkpoint this process signed for each book: asked for again at the same
+        # size (a reader polling a quiet book), it is answered without signing or storing again.
+        self._signed: dict[str, SignedCheckpoint] = {}
         self._lock = threading.Lock()
 
     def origin(self, book: str) -> str:
@@ -262,7 +265,12 @@ class LedgerService:
                 latest = self._unsaved.get(book)
                 if latest is None or latest[0] < size:
                     self._unsaved[book] = (size, note)
-        return SignedCheckpoint(size, root, note)
+        signed = SignedCheckpoint(size, root, note)
+        with self._lock:
+            newest = self._signed.get(book)
+            if newest is None or newest.size < size:
+                self._signed[book] = signed
+        return signed
 
     def flush(self) -> None:
         """Keep every signed checkpoint not yet kept (on shutdown)."""
@@ -275,7 +283,12 @@ class LedgerService:
     def checkpoint(self, book: str) -> SignedCheckpoint:
         """The signed checkpoint of everything committed in the book now."""
         self.book(book)
-        return self._sign(book, self.store.size(book))
+        size = self.store.size(book)
+        with self._lock:
+            signed = self._signed.get(book)
+        if signed is not None and signed.size == size:
+            return signed  # kept already, or kept with the next append like every append's own
+        return self._sign(book, size)
 
     def root(self, book: str, size: int) -> bytes:
         return merkle.root_at(size, lambda nodes: self.store.read_nodes(book, nodes))

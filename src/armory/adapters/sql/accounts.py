@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from armory.adapters.sql.schema import read_rows
 from armory.adapters.sql.tables import accounts, security_log, tokens
 from armory.errors import Conflict, InvalidInput
 from armory.services.ports import Account, LoginResult, PinResult, SecurityEvent
@@ -61,14 +62,12 @@ class SqlAccounts:
         # Asked once per command: the driver's own statement, not SQLAlchemy's compiled one.
         raw = self.engine.raw_connection()
         try:
-            cursor = raw.cursor()
-            cursor.execute(self._get_sql, (person,))
-            row = cursor.fetchone()
-            cursor.close()
+            rows = read_rows(raw, self._get_sql, (person,))
         finally:
             raw.close()
-        if not row:
+        if not rows:
             return None
+        row = rows[0]
         account = Account(row[0], row[1], bool(row[2]))
         with self._lock:
             if len(self._accounts) > 10_000:  # bounded: a flood of names cannot grow it
@@ -104,15 +103,12 @@ class SqlAccounts:
         moment = now.timestamp()
         raw = self.engine.raw_connection()
         try:
-            cursor = raw.cursor()
-            cursor.execute(self._pin_sql, (person,))
-            row = cursor.fetchone()
-            cursor.close()
+            rows = read_rows(raw, self._pin_sql, (person,))
         finally:
             raw.close()
-        if row is None:
+        if not rows:
             return PinResult.UNKNOWN
-        pin_hash, pin_failures, pin_locked_until = row
+        pin_hash, pin_failures, pin_locked_until = rows[0]
         if pin_locked_until is not None and pin_locked_until > moment:
             return PinResult.LOCKED
         tag = hmac.new(self._cache_key, f"{person}\0{pin}".encode(), hashlib.sha256).digest()

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from armory.adapters.sql.schema import AUTOCHECKPOINT_PAGES, one_line
+from armory.adapters.sql.schema import AUTOCHECKPOINT_PAGES, one_line, read_rows
 from armory.adapters.sql.tables import (
     INDEX_BITS,
     INDEX_MASK,
@@ -105,19 +105,21 @@ def _sqlite_insert(base: int, rows: int) -> str:
 class SqlBookWriter:
     """The write transaction on one book, holding that book's lock."""
 
-    def __init__(self, store: SqlLedgerStore, cursor: Any, book: str, base: int) -> None:
+    def __init__(self, store: SqlLedgerStore, cursor: Any, book: str, base: int, last: Any) -> None:
         self._store = store
         self._cursor = cursor
         self.book = book
         self._base = base
-        cursor.execute(store.sql.last_pos, (base, base + INDEX_MASK + 1))
-        last = cursor.fetchone()[0]
         self._size = 0 if last is None else int(last) - base + 1
         self.written = 0
 
     @property
     def size(self) -> int:
         return self._size
+
+    @property
+    def key_base(self) -> int:
+        return self._base
 
     def read_nodes(self, nodes: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
         homes, wanted = _homes(nodes, self._base)
@@ -208,6 +210,11 @@ class SqlLedgerStore:
         self._writers: dict[str, threading.Lock] = {}
         self._writers_lock = threading.Lock()
         self._wal = WalCheckpointer(engine) if self.dialect == "sqlite" else None
+        # Reads of immutable rows, each one statement or chunks that need no common snapshot:
+        # on PostgreSQL outside a transaction, which spares a BEGIN and a ROLLBACK round trip.
+        self._reads = (
+            engine if self.sql.sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     def backup(self, target: Path) -> None:
         """A consistent copy of the SQLite database (the online backup API); on PostgreSQL
@@ -251,6 +258,10 @@ class SqlLedgerStore:
     def _write(self, book: str, create: BookRecord | None, bulk: bool) -> Iterator[SqlBookWriter]:
         raw = self._connect()
         bulk = bulk and self.sql.sqlite
+        # PostgreSQL, a book whose key base is known: the transaction's statements go in a
+        # pipeline, so the lock and the size come back in one round trip, and what the append
+        # writes goes with the COMMIT in one more (docs/architecture.md).
+        known = None if create is not None or self.sql.sqlite else self._bases.get(book)
         try:
             cursor = raw.cursor()
             try:
@@ -258,17 +269,20 @@ class SqlLedgerStore:
                     # Tens of megabytes in one transaction: SQLite would copy the log back
                     # inside the commit; the checkpointer thread does it beside the next batch.
                     cursor.execute("PRAGMA wal_autocheckpoint=0")
-                if self.sql.begin:
-                    cursor.execute(self.sql.begin)
-                if create is not None:
-                    self._insert_book(cursor, create)
-                writer = SqlBookWriter(self, cursor, book, self._lock(cursor, book))
-                yield writer
-                raw.commit()
+                with raw.driver_connection.pipeline() if known is not None else nullcontext():
+                    if self.sql.begin:
+                        cursor.execute(self.sql.begin)
+                    if create is not None:
+                        self._insert_book(cursor, create)
+                    writer = self._open_writer(raw, cursor, book, known)
+                    yield writer
+                    raw.commit()
+                # Committed: the book exists with this number for good (books are never removed).
+                self._bases.setdefault(book, writer.key_base)
                 if bulk and self._wal is not None:
                     self._wal.committed(writer.written)
             except BaseException:
-                raw.rollback()
+                self._abandon(raw)
                 raise
             finally:
                 if bulk:
@@ -279,6 +293,14 @@ class SqlLedgerStore:
         finally:
             raw.close()
 
+    def _abandon(self, raw: Any) -> None:
+        """Roll back a failed append; a connection that cannot even do that (the server went
+        away) is dropped, so the pool never hands it out again."""
+        try:
+            raw.rollback()
+        except self._operational_error:
+            raw.invalidate()
+
     def _connect(self) -> Any:
         """A pooled driver connection, or a StorageError a person can read."""
         try:
@@ -286,9 +308,27 @@ class SqlLedgerStore:
         except (SQLAlchemyError, self._operational_error) as problem:
             raise StorageError(f"the database is not reachable: {one_line(problem)}") from None
 
+    def _open_writer(self, raw: Any, cursor: Any, book: str, known: int | None) -> SqlBookWriter:
+        """Lock the book and read its size; both sent at once when its key base is `known`."""
+        if known is None:
+            base = self._lock(cursor, book)
+            cursor.execute(self.sql.last_pos, (base, base + INDEX_MASK + 1))
+            return SqlBookWriter(self, cursor, book, base, cursor.fetchone()[0])
+        sizing = raw.cursor()
+        cursor.execute(self.sql.lock_book, (book,))
+        sizing.execute(self.sql.last_pos, (known, known + INDEX_MASK + 1))
+        self._locked(cursor, book)
+        last = sizing.fetchone()[0]
+        sizing.close()
+        return SqlBookWriter(self, cursor, book, known, last)
+
     def _lock(self, cursor: Any, book: str) -> int:
         """Take the book's append lock; its entries' key base."""
         cursor.execute(self.sql.lock_book, (book,))
+        return self._locked(cursor, book)
+
+    def _locked(self, cursor: Any, book: str) -> int:
+        """The key base the lock statement just executed on `cursor` found."""
         found = cursor.fetchone()
         if found is None:
             raise NotFound(f"book {book!r} does not exist: `armory book create` makes one")
@@ -307,11 +347,7 @@ class SqlLedgerStore:
         own statement handling would cost more than the query (docs/benchmarks.md)."""
         raw = self._connect()
         try:
-            cursor = raw.cursor()
-            cursor.execute(sql, params)
-            rows = list(cursor.fetchall())
-            cursor.close()
-            return rows
+            return read_rows(raw, sql, params)
         finally:
             raw.close()
 
@@ -337,7 +373,7 @@ class SqlLedgerStore:
         return record
 
     def books(self) -> list[BookRecord]:
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             rows = connection.execute(select(*BOOK_COLUMNS).order_by(books.c.id)).all()
         return [BookRecord(**row._mapping) for row in rows]
 
@@ -384,7 +420,7 @@ class SqlLedgerStore:
         position = start
         while position < end:
             stop = min(position + READ_CHUNK, end)
-            with self.engine.connect() as connection:
+            with self._reads.connect() as connection:
                 rows = connection.execute(
                     select(entries.c.pos, entries.c.body, entries.c.hashes)
                     .where(entries.c.pos >= base + position, entries.c.pos < base + stop)
@@ -412,7 +448,7 @@ class SqlLedgerStore:
 
     def entries_naming(self, book: str, item: str) -> list[int]:
         """The indices of the entries that name `item`, in order."""
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             rows = connection.execute(
                 select(item_entries.c.idx)
                 .where(item_entries.c.book == book, item_entries.c.item == item)
@@ -421,7 +457,7 @@ class SqlLedgerStore:
         return [int(row.idx) for row in rows]
 
     def checkpoints(self, book: str) -> Iterator[tuple[int, str]]:
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             rows = connection.execute(
                 select(checkpoints.c.size, checkpoints.c.note)
                 .where(checkpoints.c.book == book)
