@@ -25,7 +25,7 @@ import httpx
 
 from armory import bootstrap
 from armory.adapters.sql.accounts import SqlAccounts
-from armory.config import Settings
+from armory.config import REQUEST_THREADS, Settings
 from armory.services.ports import Account
 from bench.common import NODE, QUICK, REPO, Row, Scale, Section, log, ms, remove, settle
 from bench.postgres import Postgres
@@ -327,14 +327,16 @@ def run(scale: Scale, work: Path, pg: Postgres | None) -> Section:
     )
     method = [
         "Load tool: `bench/loadgen.py` (asyncio with aiohttp and uvloop), run as "
-        f"`{load_command}` in its own process against `armory serve` (uvicorn, one process) "
-        "on 127.0.0.1, both on this machine's two cores.",
+        f"`{load_command}` in its own process against `armory serve` as it starts by default "
+        f"(uvicorn, one process, {REQUEST_THREADS} request threads) on 127.0.0.1, both on this "
+        "machine's two cores.",
         f"50 clients, each on its own connection: {CUSTODY_CLIENTS} armorers each walk their "
         "own firearm through check out, the pre-handover inspection witnessed by the performer "
         "and the first AD (PINs checked), hand over, take back, inspection after the return and "
         f"store, reading the board after each cycle; {READERS} readers cycle through the board, "
-        "the firearms, the signed checkpoint and an inclusion proof. Every command is one "
-        "durable transaction on the one production book.",
+        "the firearms, the signed checkpoint and an inclusion proof. All commands go to the "
+        "one production book; each is answered once it is durable, and commands that arrive "
+        "while a transaction commits share the next one (group commit).",
         f"Timed for {seconds:g} s after {WARMUP:g} s of warm-up; the clients stop by themselves "
         "at the deadline. Latency is measured by the client, from sending the request to "
         "reading the whole answer.",

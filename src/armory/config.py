@@ -8,6 +8,13 @@ from pathlib import Path
 
 DATA_DIR_ENV = "ARMORY_DATA_DIR"
 DATABASE_URL_ENV = "ARMORY_DATABASE_URL"
+# `armory serve`'s request threads (the sync endpoints: every page and API route). They all run
+# Python under one interpreter lock, so more of them only take turns with the book's writer
+# thread: under 50 clients, 4 served half again the commands per second of the usual 40 with a
+# lower tail, on SQLite and on PostgreSQL (docs/benchmarks.md). Other requests wait their turn
+# in the event loop.
+REQUEST_THREADS = 4
+MAX_REQUEST_THREADS = 64
 
 
 def default_data_dir() -> Path:

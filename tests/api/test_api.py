@@ -12,8 +12,12 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio.to_thread
 import pytest
+from fastapi.testclient import TestClient
 
+from armory.config import REQUEST_THREADS
+from armory.entrypoints.web.app import create_app
 from armory.ledger import merkle
 from armory.ledger.bundle import verify_bundle
 from armory.ledger.checkpoint import open_checkpoint
@@ -75,6 +79,20 @@ def b64(text: str) -> bytes:
 
 
 # Signing in
+
+
+def _request_threads(client: TestClient) -> int:
+    assert client.portal is not None
+    return int(
+        client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
+    )
+
+
+def test_the_endpoints_run_on_as_many_request_threads_as_configured(api: ApiNode) -> None:
+    assert _request_threads(api.client) == REQUEST_THREADS
+    with TestClient(create_app(api.armory, threads=2)) as other:
+        assert _request_threads(other) == 2
+        assert other.get("/api/v1/vkey").status_code == 200
 
 
 def test_sign_in_gives_an_expiring_bearer_token(film: ApiNode) -> None:

@@ -188,6 +188,10 @@ def test_errors_are_one_line_and_change_nothing(armory: ArmoryNode, tmp_path: Pa
     assert not_utf8.returncode == 1
     assert one_line(not_utf8.stderr) == f"armory: {latin1} is not UTF-8 text"
 
+    threads = armory("serve", "--threads", "0", check=False)
+    assert threads.returncode == 1
+    assert one_line(threads.stderr) == "armory: --threads must be between 1 and 64"
+
     # No refused import appended anything: the book still holds only its creation, and
     # the kind of the refused duplicate did not replace the original's.
     assert armory("book", "list").stdout.split("\t")[:3] == ["demo", "production", "1"]

@@ -26,7 +26,6 @@ from armory.adapters.sql.tables import (
     INDEX_MASK,
     books,
     checkpoints,
-    entries,
     item_entries,
 )
 from armory.adapters.sql.wal import WalCheckpointer
@@ -413,21 +412,17 @@ class SqlLedgerStore:
         return found
 
     def entries(self, book: str, start: int, end: int) -> Iterator[StoredEntry]:
-        # Read in chunks by key so a million-entry book streams in bounded memory.
+        # Read in chunks by key so a million-entry book streams in bounded memory; each chunk
+        # is one statement on the driver's own connection (entries never change once written).
         base = self._base(book)
         if base is None:
             return
         position = start
         while position < end:
             stop = min(position + READ_CHUNK, end)
-            with self._reads.connect() as connection:
-                rows = connection.execute(
-                    select(entries.c.pos, entries.c.body, entries.c.hashes)
-                    .where(entries.c.pos >= base + position, entries.c.pos < base + stop)
-                    .order_by(entries.c.pos)
-                ).all()
-            for row in rows:
-                yield StoredEntry(int(row.pos) - base, bytes(row.body), bytes(row.hashes))
+            rows = self._query(self.sql.entries_since, (base + position, base + stop))
+            for pos, body, hashes in rows:
+                yield StoredEntry(int(pos) - base, bytes(body), bytes(hashes))
             position = stop
 
     def save_checkpoint(self, book: str, size: int, note: str) -> None:

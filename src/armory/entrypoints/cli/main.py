@@ -21,7 +21,7 @@ from rich.progress import Progress
 from rich.table import Table
 from typer.exceptions import TyperException
 
-from armory.config import Settings
+from armory.config import MAX_REQUEST_THREADS, REQUEST_THREADS, Settings
 from armory.errors import ArmoryError, InvalidInput, NotFound, VerificationFailed
 from armory.ledger.bundle import verify_bundle
 from armory.ledger.entry import Draft, check_book_id
@@ -646,6 +646,9 @@ def serve(
         typer.Option(help="PEM certificate: serve HTTPS (phones' cameras need it off localhost)."),
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    threads: Annotated[
+        int, typer.Option(help="Request threads; more only take turns under one Python lock.")
+    ] = REQUEST_THREADS,
     data_dir: DataDir = None,
 ) -> None:
     """Run the web app (the pages and the API) on this node's data."""
@@ -653,13 +656,15 @@ def serve(
 
     from armory.entrypoints.web.app import create_app  # noqa: PLC0415 -- same reason
 
+    if not 1 <= threads <= MAX_REQUEST_THREADS:
+        raise InvalidInput(f"--threads must be between 1 and {MAX_REQUEST_THREADS}")
     if (tls_cert is None) != (tls_key is None):
         raise InvalidInput("give both --tls-cert and --tls-key, or neither")
     for path in (tls_cert, tls_key):
         if path is not None and not path.is_file():
             raise InvalidInput(f"no such file: {path}")
     armory = _open(data_dir)
-    app = create_app(armory)
+    app = create_app(armory, threads=threads)
     # A server's heap is mostly long-lived (the app, the books' states): moved out of the
     # collector's sight and collected less often, it no longer stalls every request in flight
     # for a full collection (the tail of the HTTP latency).

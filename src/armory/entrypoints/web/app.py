@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from armory.bootstrap import Armory
+from armory.config import REQUEST_THREADS
 from armory.entrypoints.web import pages
 from armory.entrypoints.web.api import Services, router
 from armory.entrypoints.web.pages.core import SignInFirst, render
@@ -59,8 +61,10 @@ STATUS: dict[type[ArmoryError], int] = {
 }
 
 
-def create_app(armory: Armory, access: AccessService | None = None) -> FastAPI:
-    """The ASGI app serving one assembled Armory node."""
+def create_app(
+    armory: Armory, access: AccessService | None = None, threads: int = REQUEST_THREADS
+) -> FastAPI:
+    """The ASGI app serving one assembled Armory node, with `threads` request threads."""
     ledger = armory.ledger
     access = access or AccessService(
         armory.accounts, armory.security, armory.commands, ledger.clock
@@ -69,6 +73,7 @@ def create_app(armory: Armory, access: AccessService | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         yield
         committer.close()
 
