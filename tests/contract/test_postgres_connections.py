@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from armory.adapters.sql import schema
+from armory.adapters.sql.store import COPY_THRESHOLD
 from armory.errors import StorageError
 from armory.ledger.entry import Draft
 from armory.services.ledger import LedgerService
@@ -142,3 +143,15 @@ def test_a_connection_that_died_in_use_fails_one_append_clearly_and_is_not_reuse
         ledger.append("demo", one(2))
     assert ledger.append("demo", one(3)).entries == ((2, "box_received"),)
     assert ledger.verify_book("demo").size == 3
+
+
+def test_appends_big_enough_for_copy_work_once_the_book_is_known(
+    pg: tuple[LedgerService, Engine, str],
+) -> None:
+    ledger, _engine, _url = pg
+    many = [one(n)[0] for n in range(COPY_THRESHOLD + 50)]
+    ledger.append("demo", one(0))  # known from here on: plain appends are pipelined
+    assert ledger.append("demo", many).entries[-1][0] == 2 + len(many) - 1
+    imported = ledger.append_many("demo", many, commit_every=COPY_THRESHOLD + 10)
+    assert imported.count == len(many)
+    assert ledger.verify_book("demo").size == 2 + 2 * len(many)

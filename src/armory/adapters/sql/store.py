@@ -104,8 +104,17 @@ def _sqlite_insert(base: int, rows: int) -> str:
 class SqlBookWriter:
     """The write transaction on one book, holding that book's lock."""
 
-    def __init__(self, store: SqlLedgerStore, cursor: Any, book: str, base: int, last: Any) -> None:
+    def __init__(
+        self,
+        store: SqlLedgerStore,
+        cursor: Any,
+        book: str,
+        base: int,
+        last: Any,
+        pipelined: bool = False,
+    ) -> None:
         self._store = store
+        self._pipelined = pipelined  # in a psycopg pipeline, which cannot carry COPY
         self._cursor = cursor
         self.book = book
         self._base = base
@@ -148,7 +157,7 @@ class SqlBookWriter:
                 )
             return
         base = self._base
-        if len(rows) >= COPY_THRESHOLD:
+        if len(rows) >= COPY_THRESHOLD and not self._pipelined:
             with self._cursor.copy(sql.copy_entries) as copy:
                 for idx, body, hashes in rows:
                     copy.write_row((base + idx, body, hashes))
@@ -256,11 +265,13 @@ class SqlLedgerStore:
     @contextmanager
     def _write(self, book: str, create: BookRecord | None, bulk: bool) -> Iterator[SqlBookWriter]:
         raw = self._connect()
-        bulk = bulk and self.sql.sqlite
         # PostgreSQL, a book whose key base is known: the transaction's statements go in a
         # pipeline, so the lock and the size come back in one round trip, and what the append
-        # writes goes with the COMMIT in one more (docs/architecture.md).
-        known = None if create is not None or self.sql.sqlite else self._bases.get(book)
+        # writes goes with the COMMIT in one more (docs/architecture.md). A bulk append inserts
+        # by COPY, which a pipeline cannot carry: it takes the plain path.
+        plain = create is not None or bulk or self.sql.sqlite
+        known = None if plain else self._bases.get(book)
+        bulk = bulk and self.sql.sqlite
         try:
             cursor = raw.cursor()
             try:
@@ -319,7 +330,7 @@ class SqlLedgerStore:
         self._locked(cursor, book)
         last = sizing.fetchone()[0]
         sizing.close()
-        return SqlBookWriter(self, cursor, book, known, last)
+        return SqlBookWriter(self, cursor, book, known, last, pipelined=True)
 
     def _lock(self, cursor: Any, book: str) -> int:
         """Take the book's append lock; its entries' key base."""
