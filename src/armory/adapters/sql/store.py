@@ -37,7 +37,10 @@ from armory.services.ports import BookRecord
 READ_CHUNK = 5000
 NODE_CACHE_SIZE = 1_000_000  # tree nodes kept in memory (about 100 MB at most)
 ROW_BYTES_ESTIMATE = 512  # what a stored entry adds to the log, give or take: for checkpointing
-SQLITE_ROWS_PER_INSERT = 100  # measured best of 100, 500, 2000 rows per statement
+# Rows per INSERT on SQLite, at most: a whole batch of a bulk append in one statement, so the
+# inserting thread takes Python's lock once per batch rather than once per hundred rows
+# (docs/architecture.md). Capped by the library's limit on bound values, three per row.
+SQLITE_ROWS_PER_INSERT = 5000
 COPY_THRESHOLD = 200  # rows from which PostgreSQL gets them by COPY rather than INSERT
 
 
@@ -112,9 +115,11 @@ class SqlBookWriter:
         base: int,
         last: Any,
         pipelined: bool = False,
+        rows_per_insert: int = SQLITE_ROWS_PER_INSERT,
     ) -> None:
         self._store = store
         self._pipelined = pipelined  # in a psycopg pipeline, which cannot carry COPY
+        self._rows_per_insert = rows_per_insert
         self._cursor = cursor
         self.book = book
         self._base = base
@@ -150,8 +155,9 @@ class SqlBookWriter:
             # Many rows per statement: SQLite inserts them all in one step, with the GIL
             # released, so the next batch is encoded and hashed meanwhile (docs/benchmarks.md).
             execute = self._cursor.execute
-            for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
-                chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
+            step = self._rows_per_insert
+            for start in range(0, len(rows), step):
+                chunk = rows[start : start + step]
                 execute(
                     sql.insert_entries(self._base, len(chunk)), list(chain.from_iterable(chunk))
                 )
@@ -323,7 +329,12 @@ class SqlLedgerStore:
         if known is None:
             base = self._lock(cursor, book)
             cursor.execute(self.sql.last_pos, (base, base + INDEX_MASK + 1))
-            return SqlBookWriter(self, cursor, book, base, cursor.fetchone()[0])
+            last = cursor.fetchone()[0]
+            if self.sql.sqlite:
+                bound = raw.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+                rows = max(1, min(SQLITE_ROWS_PER_INSERT, bound // 3))
+                return SqlBookWriter(self, cursor, book, base, last, rows_per_insert=rows)
+            return SqlBookWriter(self, cursor, book, base, last)
         sizing = raw.cursor()
         cursor.execute(self.sql.lock_book, (book,))
         sizing.execute(self.sql.last_pos, (known, known + INDEX_MASK + 1))

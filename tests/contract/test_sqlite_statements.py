@@ -1,0 +1,61 @@
+"""SQLite specifics of the append path: how many rows one INSERT may carry."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import event
+
+from armory.adapters.sql import store
+from tests.contract.conftest import sql_ledger
+from tests.contract.test_ledger import bodies, drafts
+
+
+def _inserted_rows(sql: str) -> int:
+    # INSERT INTO entries (pos, body, hashes) VALUES (...), (...): one group per row.
+    return sql.count("(") - 1
+
+
+def test_a_bulk_append_splits_its_inserts_to_fit_the_librarys_limit_on_bound_values(
+    sqlite_url: str,
+) -> None:
+    service, engine = sql_ledger(sqlite_url)
+    engine.dispose()  # connections made before the listener below are not used again
+    rows_per_statement: list[int] = []
+
+    # A library built with a low limit: 31 bound values, so at most 10 rows per statement.
+    @event.listens_for(engine, "connect")
+    def lower_the_limit(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 31)
+
+        def trace(sql: str) -> None:
+            if sql.startswith("INSERT INTO entries"):
+                rows_per_statement.append(_inserted_rows(sql))
+
+        dbapi_connection.set_trace_callback(trace)
+
+    try:
+        service.create_book("demo", "production", "Demo", "admin")
+        service.append_many("demo", drafts(95), commit_every=50)
+        assert service.verify_book("demo").size == 96
+        assert sum(rows_per_statement) == 96
+        assert max(rows_per_statement) == 10
+    finally:
+        engine.dispose()
+
+
+def test_a_bulk_append_bigger_than_one_statement_stores_every_entry_in_its_place(
+    sqlite_url: str,
+) -> None:
+    count = store.SQLITE_ROWS_PER_INSERT * 2 + 7
+    service, engine = sql_ledger(sqlite_url)
+    try:
+        service.create_book("demo", "production", "Demo", "admin")
+        imported = service.append_many("demo", drafts(count))
+        assert (imported.first, imported.count) == (1, count)
+        # verify_book recomputes every leaf and interior hash and checks each row's index.
+        assert service.verify_book("demo").size == count + 1
+        assert len(bodies(service, "demo")) == count + 1
+    finally:
+        engine.dispose()
