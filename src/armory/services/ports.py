@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -136,6 +136,11 @@ class Accounts(Protocol):
 
     def check_pin(self, person: str, pin: str, now: datetime) -> str:
         """One of PinResult's values. A wrong PIN counts toward the lockout."""
+        ...
+
+    def precheck_pins(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Get ready to check these (person, PIN) pairs soon, e.g. by hashing them in parallel.
+        It decides nothing: `check_pin` gives the same answers, failures and lockouts."""
         ...
 
 

@@ -8,6 +8,8 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
@@ -31,7 +33,8 @@ class SqlAccounts:
     """Accounts in the database. A PIN is checked against its Argon2id hash; five wrong PINs
     lock it for 15 minutes (SPEC §4). A PIN that verified is remembered for ten minutes as a
     keyed hash in memory, so a witness signing the next inspection does not wait for Argon2
-    again; a wrong PIN always goes to the hash and always counts."""
+    again; a wrong PIN always goes to the hash and always counts. A file of commands has its
+    PINs' hashes verified side by side first (`precheck_pins`)."""
 
     def __init__(self, engine: Engine, hasher: PasswordHasher | None = None) -> None:
         self.engine = engine
@@ -42,6 +45,8 @@ class SqlAccounts:
         self.pin_hasher = hasher or PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
         self._cache_key = os.urandom(32)
         self._verified: dict[str, tuple[bytes, float]] = {}
+        # PINs whose hash `precheck_pins` already verified, for `check_pin` to take in turn.
+        self._prechecked: dict[tuple[str, bytes, str], float] = {}
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[Account, float, float]] = {}
         # Accounts found, for TOKEN_CACHE_SECONDS: asked for once per command, never deleted.
@@ -111,18 +116,10 @@ class SqlAccounts:
         pin_hash, pin_failures, pin_locked_until = rows[0]
         if pin_locked_until is not None and pin_locked_until > moment:
             return PinResult.LOCKED
-        tag = hmac.new(self._cache_key, f"{person}\0{pin}".encode(), hashlib.sha256).digest()
-        with self._lock:
-            cached = self._verified.get(person)
-        if (
-            cached is not None
-            and cached[1] > time.monotonic()
-            and hmac.compare_digest(cached[0], tag)
-        ):
+        tag = self._tag(person, pin)
+        if self._is_cached(person, tag):
             return PinResult.OK
-        try:
-            self.pin_hasher.verify(pin_hash, pin)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+        if not self._take_prechecked(person, tag, pin_hash) and not self._matches(pin_hash, pin):
             self._count_failure(person, moment)
             return PinResult.WRONG
         with self._lock:
@@ -135,6 +132,68 @@ class SqlAccounts:
                     .values(pin_failures=0, pin_locked_until=None)
                 )
         return PinResult.OK
+
+    def precheck_pins(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Verify the hashes of several PINs at once, one per core, ahead of `check_pin`.
+
+        Argon2id takes tens of milliseconds and releases Python's lock, so a file of commands
+        whose witnesses are new to this process checks them side by side rather than one after
+        the other. Nothing is decided here: `check_pin` still takes each PIN in order, counts
+        the wrong ones and applies the lockout; a PIN found right here only spares it the hash.
+        """
+        wanted: dict[tuple[str, bytes], str] = {}
+        for person, pin in pairs:
+            tag = self._tag(person, pin)
+            if (person, tag) not in wanted and not self._is_cached(person, tag):
+                wanted[(person, tag)] = pin
+        if len(wanted) < 2:
+            return  # one hash gains nothing from a second core
+        hashes = self._pin_hashes({person for person, _tag in wanted})
+        jobs = [(key, hashes[key[0]], pin) for key, pin in wanted.items() if key[0] in hashes]
+        if not jobs:
+            return
+        with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
+            matched = list(pool.map(lambda job: self._matches(job[1], job[2]), jobs))
+        until = time.monotonic() + PIN_CACHE_SECONDS
+        with self._lock:
+            if len(self._prechecked) > 10_000:  # bounded, like the other caches
+                self._prechecked.clear()
+            for ((person, tag), pin_hash, _pin), ok in zip(jobs, matched, strict=True):
+                if ok:
+                    self._prechecked[(person, tag, pin_hash)] = until
+
+    def _pin_hashes(self, people: set[str]) -> dict[str, str]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(accounts.c.id, accounts.c.pin_hash).where(accounts.c.id.in_(sorted(people)))
+            ).all()
+        return {row[0]: row[1] for row in rows}
+
+    def _tag(self, person: str, pin: str) -> bytes:
+        """The keyed hash a verified PIN is remembered by: never the PIN itself."""
+        return hmac.new(self._cache_key, f"{person}\0{pin}".encode(), hashlib.sha256).digest()
+
+    def _is_cached(self, person: str, tag: bytes) -> bool:
+        with self._lock:
+            cached = self._verified.get(person)
+        return (
+            cached is not None
+            and cached[1] > time.monotonic()
+            and hmac.compare_digest(cached[0], tag)
+        )
+
+    def _take_prechecked(self, person: str, tag: bytes, pin_hash: str) -> bool:
+        """Whether `precheck_pins` verified this PIN against this very hash, lately."""
+        with self._lock:
+            until = self._prechecked.pop((person, tag, pin_hash), None)
+        return until is not None and until > time.monotonic()
+
+    def _matches(self, pin_hash: str, pin: str) -> bool:
+        try:
+            self.pin_hasher.verify(pin_hash, pin)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+        return True
 
     def _count_failure(self, person: str, moment: float) -> None:
         with self._lock:

@@ -1,0 +1,137 @@
+"""Witnesses' PINs on every storage backend: hashed ahead, side by side, with the same answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import pytest
+from argon2 import PasswordHasher
+
+from armory.adapters.sql.accounts import SqlAccounts
+from armory.adapters.sql.schema import make_engine, migrate
+from armory.services.commands import CommandService, Outcome
+from armory.services.ports import Account, PinResult
+from tests.contract.test_protocol_stateful import (
+    ARMORER,
+    add_accounts,
+    build_world,
+    confirm,
+    empty_chambers,
+    new_service,
+)
+
+NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+PINS = {"lee": "3333", "dan": "2222", "sue": "4444"}
+
+
+class CountingHasher(PasswordHasher):
+    """The test suite's cheap Argon2id, counting the PIN hashes it verifies."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
+        self.verified = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        self.verified += 1
+        return super().verify(hash, password)
+
+
+@pytest.fixture
+def accounts(database_url: str) -> Iterator[tuple[SqlAccounts, CountingHasher]]:
+    engine = make_engine(database_url)
+    migrate(engine)
+    hasher = CountingHasher()
+    found = SqlAccounts(engine, hasher)
+    for person, pin in PINS.items():
+        found.add(Account(person, person.title(), False), f"{person}-password", pin)
+    yield found, hasher
+    engine.dispose()
+
+
+def test_pins_hashed_ahead_are_not_hashed_again_when_checked(
+    accounts: tuple[SqlAccounts, CountingHasher],
+) -> None:
+    store, hasher = accounts
+    store.precheck_pins([("lee", "3333"), ("dan", "2222"), ("lee", "3333")])
+    assert hasher.verified == 2  # each distinct pair once
+    assert store.check_pin("lee", "3333", NOW) == PinResult.OK
+    assert store.check_pin("dan", "2222", NOW) == PinResult.OK
+    assert hasher.verified == 2
+
+
+def test_a_wrong_pin_hashed_ahead_is_still_wrong_and_still_counts_toward_the_lockout(
+    accounts: tuple[SqlAccounts, CountingHasher],
+) -> None:
+    store, _hasher = accounts
+    store.precheck_pins([("lee", "0000"), ("dan", "2222")])
+    for _ in range(4):
+        assert store.check_pin("lee", "0000", NOW) == PinResult.WRONG
+    store.precheck_pins([("lee", "0000"), ("lee", "3333")])
+    assert store.check_pin("lee", "0000", NOW) == PinResult.WRONG  # the fifth: locked now
+    assert store.check_pin("lee", "3333", NOW) == PinResult.LOCKED
+
+
+def test_a_right_pin_hashed_ahead_still_clears_the_failures_before_it(
+    accounts: tuple[SqlAccounts, CountingHasher],
+) -> None:
+    store, _hasher = accounts
+    for _ in range(4):
+        assert store.check_pin("sue", "9999", NOW) == PinResult.WRONG
+    store.precheck_pins([("sue", "4444"), ("lee", "3333")])
+    assert store.check_pin("sue", "4444", NOW) == PinResult.OK
+    # Four more wrong ones do not lock: the right PIN started the count again.
+    for _ in range(4):
+        assert store.check_pin("sue", "9999", NOW) == PinResult.WRONG
+    assert store.check_pin("sue", "4444", NOW) == PinResult.OK
+
+
+def test_hashing_ahead_skips_unknown_people_and_pins_already_remembered(
+    accounts: tuple[SqlAccounts, CountingHasher],
+) -> None:
+    store, hasher = accounts
+    assert store.check_pin("lee", "3333", NOW) == PinResult.OK
+    assert hasher.verified == 1
+    store.precheck_pins([("lee", "3333"), ("nobody", "1234"), ("dan", "2222"), ("sue", "4444")])
+    assert hasher.verified == 3  # dan's and sue's; lee's is remembered, nobody has no hash
+    assert store.check_pin("nobody", "1234", NOW) == PinResult.UNKNOWN
+
+
+def test_a_file_of_commands_hashes_each_new_witness_pin_once_and_answers_as_before(
+    database_url: str,
+) -> None:
+    service, engine = new_service(database_url)
+    try:
+        add_accounts(service)
+        build_world(service, "western")
+        hasher = CountingHasher()
+        # A new process: nothing remembered, every PIN hashed with the counting hasher.
+        fresh = CommandService(service.ledger, SqlAccounts(engine, hasher))
+
+        def inspection(*witnesses: dict[str, str]) -> dict[str, Any]:
+            return {
+                "type": "inspect",
+                "firearm": "F1",
+                "purpose": "daily",
+                "chambers": empty_chambers("F1"),
+                "bore_clear": True,
+                "witnesses": list(witnesses),
+            }
+
+        answers = fresh.execute_many(
+            "western",
+            ARMORER,
+            [
+                inspection(confirm("pat"), confirm("dan")),
+                inspection(confirm("pat"), confirm("dan")),
+                inspection(confirm("pia", "0000")),
+            ],
+        )
+        rules = [a.rule if isinstance(a, Outcome) else a for a in answers]
+        assert rules == [None, None, "PIN_INVALID"]
+        # pat, dan and pia's wrong PIN hashed side by side; the wrong one again, in turn, where
+        # it counts toward pia's lockout.
+        assert hasher.verified == 4
+    finally:
+        engine.dispose()
