@@ -72,6 +72,7 @@ def main(argv: list[str]) -> int:
                 settings = ", ".join(f"{k}={v}" for k, v in sorted(pg.settings.items()))
                 pg_note = f"{pg.version} (a throwaway local cluster: {settings})"
         described = machine.describe(work, pg_note)
+        ticks_before = machine.cpu_ticks()
         load_before = machine.load()
         if load_before > 0.5:
             log(f"  note: the machine is already busy (load average {load_before:.2f})")
@@ -95,6 +96,9 @@ def main(argv: list[str]) -> int:
             "Load average (1 min)",
             f"{load_before:.2f} at the start of the run, {machine.load():.2f} at its end",
         )
+    )
+    described.append(
+        ("Stolen by the hypervisor", machine.stolen_share(ticks_before, machine.cpu_ticks()))
     )
     text = report.render(
         sections=sections,
