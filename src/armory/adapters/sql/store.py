@@ -214,6 +214,7 @@ class SqlLedgerStore:
         self._integrity_error: type[Exception] = dbapi.IntegrityError
         self._operational_error: type[Exception] = dbapi.OperationalError
         self._bases: dict[str, int] = {}
+        self._sqlite_rows: int | None = None  # rows per INSERT, once the library is asked
         self._records: dict[str, BookRecord] = {}
         self._nodes: dict[tuple[int, NodeId], bytes] = {}
         self._nodes_lock = threading.Lock()
@@ -330,11 +331,8 @@ class SqlLedgerStore:
             base = self._lock(cursor, book)
             cursor.execute(self.sql.last_pos, (base, base + INDEX_MASK + 1))
             last = cursor.fetchone()[0]
-            if self.sql.sqlite:
-                bound = raw.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-                rows = max(1, min(SQLITE_ROWS_PER_INSERT, bound // 3))
-                return SqlBookWriter(self, cursor, book, base, last, rows_per_insert=rows)
-            return SqlBookWriter(self, cursor, book, base, last)
+            rows = self._rows_per_insert(raw)
+            return SqlBookWriter(self, cursor, book, base, last, rows_per_insert=rows)
         sizing = raw.cursor()
         cursor.execute(self.sql.lock_book, (book,))
         sizing.execute(self.sql.last_pos, (known, known + INDEX_MASK + 1))
@@ -342,6 +340,18 @@ class SqlLedgerStore:
         last = sizing.fetchone()[0]
         sizing.close()
         return SqlBookWriter(self, cursor, book, known, last, pipelined=True)
+
+    def _rows_per_insert(self, raw: Any) -> int:
+        """Rows one INSERT may carry: SQLITE_ROWS_PER_INSERT, or fewer where the SQLite library
+        allows fewer bound values (three per row). Read from the first connection, then kept:
+        every connection of a process uses the same library."""
+        if self._sqlite_rows is None:
+            rows = SQLITE_ROWS_PER_INSERT
+            if self.sql.sqlite:
+                bound = raw.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+                rows = max(1, min(rows, bound // 3))
+            self._sqlite_rows = rows
+        return self._sqlite_rows
 
     def _lock(self, cursor: Any, book: str) -> int:
         """Take the book's append lock; its entries' key base."""
