@@ -1,5 +1,10 @@
 # One command per job. Everything Python runs from .venv, which `uv sync --frozen` builds exactly
 # as uv.lock says; uv itself lives in .tools so nothing is installed into the system Python.
+#
+# Setup also compiles every module to bytecode, ours and the dependencies'. Each `armory` command
+# is a new process: without the compiled files, one whose environment forbids writing them
+# (PYTHONDONTWRITEBYTECODE) compiles SQLAlchemy and the rest again at every start, 0.8 s of a
+# 1.6 s start on a 2.8 GHz Xeon.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -12,7 +17,8 @@ BIN := .venv/bin
 setup:
 	bash scripts/install-system-packages.sh
 	test -x $(UV) || { python3 -m venv .tools && .tools/bin/pip install --quiet --disable-pip-version-check uv; }
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
+	$(BIN)/python -m compileall -q src bench
 
 lint: setup
 	$(BIN)/ruff check .
