@@ -1,4 +1,5 @@
-"""SQLite specifics of the append path: how many rows one INSERT may carry."""
+"""SQLite specifics of the append path: how many rows one INSERT may carry, and how its
+values are bound."""
 
 from __future__ import annotations
 
@@ -59,3 +60,31 @@ def test_a_bulk_append_bigger_than_one_statement_stores_every_entry_in_its_place
         assert len(bodies(service, "demo")) == count + 1
     finally:
         engine.dispose()
+
+
+def test_entries_are_stored_as_blobs_and_read_back_as_the_bytes_appended(sqlite_url: str) -> None:
+    # The byte strings are bound as bytearrays (a faster path of the driver): the column must
+    # still hold BLOBs, equal to what was appended, in single and bulk appends alike.
+    service, engine = sql_ledger(sqlite_url)
+    try:
+        service.create_book("demo", "production", "Demo", "admin")
+        service.append("demo", drafts(3))
+        service.append_many("demo", drafts(4))
+        with engine.connect() as connection:
+            kinds = connection.exec_driver_sql(
+                "SELECT DISTINCT typeof(body), typeof(hashes) FROM entries"
+            ).all()
+        assert kinds == [("blob", "blob")]
+        stored = bodies(service, "demo")
+        assert all(type(body) is bytes for body in stored)
+        assert len(stored) == 8
+        assert service.verify_book("demo").size == 8
+    finally:
+        engine.dispose()
+
+
+def test_values_are_flattened_in_row_order_with_bytes_as_bytearrays() -> None:
+    rows = [(0, b"{}", b"h" * 32), (1, b"[]", b"g" * 64)]
+    values = store._sqlite_values(rows)
+    assert values == [0, bytearray(b"{}"), bytearray(b"h" * 32), 1, bytearray(b"[]"), b"g" * 64]
+    assert [type(v) for v in values] == [int, bytearray, bytearray] * 2
