@@ -67,6 +67,18 @@ def decide(state: BookState, envelope: c.Envelope, ctx: Context) -> list[Event]:
     return handler(Decision(state, envelope, ctx))
 
 
+# The state's table of each kind of thing `Decision.known` looks up.
+_TABLES = {
+    "firearm": "firearms",
+    "box": "boxes",
+    "person": "people",
+    "location": "locations",
+    "scene": "scenes",
+    "incident": "incidents",
+    "case": "cases",
+}
+
+
 class Decision:
     """One command being decided: its checks, and the events it will record."""
 
@@ -188,20 +200,15 @@ class Decision:
     def known(self, kind: str, *ids: str | None) -> Check:
         """UNKNOWN_ITEM when a firearm, box, person, location, scene, incident or case is
         not in this book."""
-        table: Mapping[str, Any] = {
-            "firearm": self.state.firearms,
-            "box": self.state.boxes,
-            "person": self.state.people,
-            "location": self.state.locations,
-            "scene": self.state.scenes,
-            "incident": self.state.incidents,
-            "case": self.state.cases,
-            "item": {**self.state.firearms, **self.state.boxes},
-        }[kind]
+        state = self.state
+        # An item is a firearm or a box: both tables are asked, never merged into a new one.
+        tables: tuple[Mapping[str, Any], ...] = (
+            (state.firearms, state.boxes) if kind == "item" else (getattr(state, _TABLES[kind]),)
+        )
 
         def check() -> str | None:
             for item in ids:
-                if item is not None and item not in table:
+                if item is not None and not any(item in table for table in tables):
                     return f"there is no {kind} {item!r} in this book"
             return None
 

@@ -12,7 +12,7 @@ import dataclasses
 import datetime
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -37,37 +37,50 @@ def json_name(field: dataclasses.Field[Any]) -> str:
     return name
 
 
+# How a value of one type hint is checked and converted: (value, where it is) -> the value.
+Converter = Callable[[object, str], Any]
+
+
 @cache
-def _fields(cls: Any) -> tuple[tuple[str, str, Any, bool], ...]:
+def _field_hints(cls: Any) -> tuple[tuple[str, str, Any], ...]:
+    """A dataclass's fields: attribute, JSON member name, type hint."""
     hints = get_type_hints(cls)
-    return tuple(
+    return tuple((f.name, json_name(f), hints[f.name]) for f in dataclasses.fields(cls))
+
+
+@cache
+def _fields(cls: Any) -> tuple[frozenset[str], tuple[tuple[str, str, Converter, bool], ...]]:
+    """A dataclass's JSON member names, and for each field: attribute, member name, converter,
+    whether it is required. Worked out once per class from its type hints."""
+    hints = get_type_hints(cls)
+    fields = tuple(
         (
             f.name,
             json_name(f),
-            hints[f.name],
+            _converter(hints[f.name]),
             f.metadata.get("required", False)
             or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING),
         )
         for f in dataclasses.fields(cls)
     )
+    return frozenset(name for _, name, _, _ in fields), fields
 
 
 def from_json(cls: type[T], value: object, where: str = "") -> T:
     """Build a dataclass of type `cls` from a JSON object, or raise InvalidInput."""
     if not isinstance(value, Mapping):
         raise InvalidInput(f"{where or 'the command'} must be a JSON object")
-    fields = _fields(typing.cast(Any, cls))
-    known = {name for _, name, _, _ in fields}
-    extra = sorted(set(value) - known)
-    if extra:
+    known, fields = _fields(typing.cast(Any, cls))
+    if not known.issuperset(value):
+        extra = sorted(set(value) - known)
         raise InvalidInput(f"{_at(where, extra[0])} is not a field here")
     arguments: dict[str, Any] = {}
-    for attribute, name, hint, required in fields:
+    for attribute, name, convert, required in fields:
         if name not in value:
             if required:
                 raise InvalidInput(f"{_at(where, name)} is required")
             continue
-        arguments[attribute] = _convert(hint, value[name], _at(where, name))
+        arguments[attribute] = convert(value[name], _at(where, name))
     return cls(**arguments)
 
 
@@ -77,78 +90,113 @@ def _at(where: str, name: str | int) -> str:
     return f"{where}.{name}" if where else name
 
 
-def _convert(hint: Any, value: object, where: str) -> Any:  # noqa: PLR0911, PLR0912 -- one branch per JSON type
+@cache
+def _converter(hint: Any) -> Converter:  # noqa: PLR0911 -- one converter per kind of hint
+    """The converter of a type hint, made once: a command of twenty fields is read without
+    asking the typing module what each hint is."""
     origin = get_origin(hint)
     if hint is Any:
-        return value
+        return _as_is
     if origin in (Union, types.UnionType):
-        return _convert_union(get_args(hint), value, where)
+        return _union_converter(get_args(hint))
     if origin is Literal:
-        if value not in get_args(hint) or isinstance(value, bool) != any(
-            isinstance(a, bool) for a in get_args(hint)
-        ):
-            choices = ", ".join(str(a) for a in get_args(hint))
-            raise InvalidInput(f"{where} must be one of: {choices}")
-        return value
-    if hint is type(None):
-        if value is not None:
-            raise InvalidInput(f"{where} must be null")
-        return None
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise InvalidInput(f"{where} must be true or false")
-        return value
-    if hint is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise InvalidInput(f"{where} must be a whole number")
-        if not -(2**53) < value < 2**53:
-            raise InvalidInput(f"{where} is out of range")
-        return value
-    if hint is Date:
-        return Date(_date(value, where))
-    if hint is str:
-        return _text(value, where)
+        return _literal_converter(get_args(hint))
+    simple = _SIMPLE.get(hint)
+    if simple is not None:
+        return simple
     if origin in (tuple, list):
-        return _convert_sequence(hint, value, where)
+        args = get_args(hint)
+        return _sequence_converter(_converter(args[0] if args else Any))
     if origin in (dict, Mapping, typing.Mapping):
-        return _convert_mapping(hint, value, where)
+        args = get_args(hint)
+        return _mapping_converter(_converter(args[1] if len(args) == 2 else Any))
     if dataclasses.is_dataclass(hint):
-        return from_json(typing.cast(type, hint), value, where)
+        cls = typing.cast(type, hint)
+        return lambda value, where: from_json(cls, value, where)
+    return _unreadable
+
+
+def _as_is(value: object, _where: str) -> object:
+    return value
+
+
+def _unreadable(_value: object, where: str) -> object:
     raise InvalidInput(f"{where} has a type this version cannot read")
 
 
-def _convert_union(options: tuple[Any, ...], value: object, where: str) -> Any:
-    if value is None and type(None) in options:
-        return None
-    problems: list[str] = []
-    for option in options:
-        if option is type(None):
-            continue
-        try:
-            return _convert(option, value, where)
-        except InvalidInput as problem:
-            problems.append(problem.message)
-    raise InvalidInput(problems[0] if len(problems) == 1 else f"{where} is not in a valid form")
+def _union_converter(options: tuple[Any, ...]) -> Converter:
+    nullable = type(None) in options
+    converters = tuple(_converter(option) for option in options if option is not type(None))
+
+    def convert(value: object, where: str) -> Any:
+        if value is None and nullable:
+            return None
+        problems: list[str] = []
+        for option in converters:
+            try:
+                return option(value, where)
+            except InvalidInput as problem:
+                problems.append(problem.message)
+        raise InvalidInput(problems[0] if len(problems) == 1 else f"{where} is not in a valid form")
+
+    return convert
 
 
-def _convert_sequence(hint: Any, value: object, where: str) -> tuple[Any, ...]:
-    if not isinstance(value, list):
-        raise InvalidInput(f"{where} must be a list")
-    if len(value) > MAX_ITEMS:
-        raise InvalidInput(f"{where} has more than {MAX_ITEMS} elements")
-    args = get_args(hint)
-    element = args[0] if args else Any
-    return tuple(_convert(element, item, _at(where, n)) for n, item in enumerate(value))
+def _literal_converter(allowed: tuple[Any, ...]) -> Converter:
+    boolean = any(isinstance(a, bool) for a in allowed)
+    choices = ", ".join(str(a) for a in allowed)
+
+    def convert(value: object, where: str) -> Any:
+        if value not in allowed or isinstance(value, bool) != boolean:
+            raise InvalidInput(f"{where} must be one of: {choices}")
+        return value
+
+    return convert
 
 
-def _convert_mapping(hint: Any, value: object, where: str) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidInput(f"{where} must be an object")
-    if len(value) > MAX_ITEMS:
-        raise InvalidInput(f"{where} has more than {MAX_ITEMS} members")
-    args = get_args(hint)
-    element = args[1] if len(args) == 2 else Any
-    return {_text(k, where): _convert(element, v, _at(where, str(k))) for k, v in value.items()}
+def _null(value: object, where: str) -> None:
+    if value is not None:
+        raise InvalidInput(f"{where} must be null")
+
+
+def _bool(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{where} must be true or false")
+    return value
+
+
+def _int(value: object, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput(f"{where} must be a whole number")
+    if not -(2**53) < value < 2**53:
+        raise InvalidInput(f"{where} is out of range")
+    return value
+
+
+def _as_date(value: object, where: str) -> Date:
+    return Date(_date(value, where))
+
+
+def _sequence_converter(element: Converter) -> Converter:
+    def convert(value: object, where: str) -> tuple[Any, ...]:
+        if not isinstance(value, list):
+            raise InvalidInput(f"{where} must be a list")
+        if len(value) > MAX_ITEMS:
+            raise InvalidInput(f"{where} has more than {MAX_ITEMS} elements")
+        return tuple(element(item, f"{where}[{n}]") for n, item in enumerate(value))
+
+    return convert
+
+
+def _mapping_converter(element: Converter) -> Converter:
+    def convert(value: object, where: str) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise InvalidInput(f"{where} must be an object")
+        if len(value) > MAX_ITEMS:
+            raise InvalidInput(f"{where} has more than {MAX_ITEMS} members")
+        return {_text(k, where): element(v, _at(where, str(k))) for k, v in value.items()}
+
+    return convert
 
 
 def _text(value: object, where: str) -> str:
@@ -171,6 +219,15 @@ def _date(value: object, where: str) -> str:
     return value
 
 
+_SIMPLE: dict[Any, Converter] = {
+    type(None): _null,
+    bool: _bool,
+    int: _int,
+    Date: _as_date,
+    str: _text,
+}
+
+
 @cache
 def _json_fields(cls: Any) -> tuple[tuple[str, str, bool], ...]:
     return tuple(
@@ -179,11 +236,15 @@ def _json_fields(cls: Any) -> tuple[tuple[str, str, bool], ...]:
     )
 
 
+# The types `to_json` returns as they are, found by one set lookup (subclasses by isinstance).
+_PLAIN = frozenset({str, int, float, bool, type(None), Date})
+
+
 def to_json(value: object) -> Any:
     """The JSON value of a dataclass (or of values made of them), member names as in JSON."""
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
     cls: Any = type(value)
+    if cls in _PLAIN or isinstance(value, str | int | float | bool):
+        return value
     if hasattr(cls, "__dataclass_fields__"):
         out: dict[str, Any] = {}
         for attribute, name, omit_none in _json_fields(cls):
@@ -228,7 +289,7 @@ def restore(hint: Any, value: Any) -> Any:  # noqa: PLR0911 -- one return per JS
         return cls(
             **{
                 attribute: restore(field_hint, value[name])
-                for attribute, name, field_hint, _ in _fields(cls)
+                for attribute, name, field_hint in _field_hints(cls)
                 if name in value
             }
         )
