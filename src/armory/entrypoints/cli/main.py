@@ -245,10 +245,11 @@ def do(
         total = _count_lines(source)
         with _progress(total) as advance:
             for chunk in _chunks(_lines(source), DO_BATCH):
-                for answer in _run_chunk(armory, book, person, chunk):
-                    advance()
-                    malformed += "error" in answer
-                    typer.echo(json.dumps(answer, ensure_ascii=False))
+                answers = _run_chunk(armory, book, person, chunk)
+                malformed += sum("error" in answer for answer in answers)
+                # A group's answers in one write: they are known together, once it committed.
+                typer.echo("\n".join(json.dumps(answer, ensure_ascii=False) for answer in answers))
+                advance(len(answers))
     finally:
         armory.close()
     if malformed:
@@ -302,14 +303,15 @@ def _count_lines(source: str) -> int | None:
 
 
 @contextmanager
-def _progress(total: int | None) -> Iterator[Callable[[], None]]:
-    """A progress bar on stderr for long files; nothing for short ones or for stdin."""
+def _progress(total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for long files; nothing for short ones or for stdin. It is
+    advanced by the number of lines answered."""
     if total is None or total < PROGRESS_FROM:
-        yield lambda: None
+        yield lambda _lines: None
         return
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("commands", total=total)
-        yield lambda: progress.advance(task)
+        yield lambda lines: progress.advance(task, lines)
 
 
 @app.command()
