@@ -129,6 +129,33 @@ def test_an_expired_token_is_refused(film: ApiNode) -> None:
     assert accounts.token_owner(token, now + timedelta(seconds=61)) is None
 
 
+def test_a_token_is_remembered_only_once_looked_up_and_only_until_it_expires_or_is_revoked(
+    film: ApiNode,
+) -> None:
+    accounts = film.armory.accounts
+    now = datetime.now(UTC)
+    token = accounts.issue_token("lee", now, 60)
+    assert accounts.remembered_owner(token, now) is None  # never looked up in this process
+    owner = accounts.token_owner(token, now)
+    assert owner is not None
+    assert accounts.remembered_owner(token, now) == owner
+    assert accounts.remembered_owner(token, now + timedelta(seconds=61)) is None  # expired
+    assert accounts.remembered_owner("nonsense", now) is None
+    accounts.revoke_token(token)
+    assert accounts.remembered_owner(token, now) is None
+
+
+def test_a_request_with_a_remembered_token_is_answered_and_a_revoked_one_refused(
+    film: ApiNode,
+) -> None:
+    headers = film.headers("lee")
+    assert film.client.get("/api/v1/books", headers=headers).status_code == 200
+    assert film.client.get("/api/v1/books", headers=headers).status_code == 200  # from memory
+    token = headers["Authorization"].removeprefix("Bearer ")
+    film.armory.accounts.revoke_token(token)
+    assert film.client.get("/api/v1/books", headers=headers).status_code == 401
+
+
 def test_five_wrong_passwords_lock_the_account(film: ApiNode) -> None:
     for _ in range(5):
         assert film.login("lee", "not the password").status_code == 401

@@ -124,6 +124,11 @@ class AccessService:
         self.log("login_failed", f"sign-in refused ({result})", user[:64], source=source)
         raise Unauthorized("wrong user name or password")
 
+    def remembered(self, token: str | None) -> Account | None:
+        """The account of a token checked in the last few seconds, known without asking the
+        database (so without blocking); None when `authenticate` has to decide."""
+        return self.logins.remembered_owner(token, self.clock()) if token else None
+
     def authenticate(self, token: str | None, source: str) -> Account:
         if not token:
             raise Unauthorized("sign in first: POST /api/v1/token, then send the bearer token")

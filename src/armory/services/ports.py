@@ -165,6 +165,11 @@ class Logins(Protocol):
         """The account a token belongs to, or None when it is unknown, expired or revoked."""
         ...
 
+    def remembered_owner(self, token: str, now: datetime) -> Account | None:
+        """The account of a token this process looked up in the last few seconds, without
+        asking the database; None when `token_owner` has to ask it."""
+        ...
+
     def revoke_token(self, token: str) -> None: ...
 
 

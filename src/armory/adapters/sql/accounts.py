@@ -282,6 +282,13 @@ class SqlAccounts:
             )
         return token
 
+    def remembered_owner(self, token: str, now: datetime) -> Account | None:
+        with self._lock:
+            cached = self._tokens.get(_digest(token))
+        if cached is not None and cached[2] > time.monotonic() and cached[1] > now.timestamp():
+            return cached[0]
+        return None
+
     def token_owner(self, token: str, now: datetime) -> Account | None:
         digest = _digest(token)
         moment = now.timestamp()

@@ -214,7 +214,9 @@ def source(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # Async, though it awaits nothing: FastAPI runs a plain function dependency on its thread
+    # pool, a hop out of the event loop and back for every request.
     found: Services = request.app.state.services
     return found
 
@@ -226,7 +228,12 @@ bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/token", auto_error=False)
 async def signed_in(
     request: Request, svc: Svc, token: Annotated[str | None, Depends(bearer)]
 ) -> Account:
-    return svc.access.authenticate(token, source(request))
+    # Most requests carry a token checked seconds ago, answered from memory on the event
+    # loop; the others ask the database on a request thread, never blocking the loop.
+    account = svc.access.remembered(token)
+    if account is not None:
+        return account
+    return await run_in_threadpool(svc.access.authenticate, token, source(request))
 
 
 Me = Annotated[Account, Depends(signed_in)]
