@@ -29,7 +29,7 @@ from armory.config import REQUEST_THREADS, Settings
 from armory.services.ports import Account
 from bench.common import NODE, QUICK, REPO, Row, Scale, Section, log, ms, remove, settle
 from bench.postgres import Postgres
-from bench.protocol import _HASHER
+from bench.protocol import _HASHER, _PIN_HASHER
 
 CUSTODY_CLIENTS = 40
 READERS = 10
@@ -55,7 +55,7 @@ def set_up(settings: Settings) -> dict[str, Any]:
     """The production, made through the command service; the plan the load tool follows."""
     armory = bootstrap.init(settings, NODE)
     try:
-        accounts = SqlAccounts(armory.engine, _HASHER)
+        accounts = SqlAccounts(armory.engine, _HASHER, _PIN_HASHER)
         armorers = [f"a{n:02d}" for n in range(CUSTODY_CLIENTS)]
         performers = [f"p{n:02d}" for n in range(CUSTODY_CLIENTS)]
         readers = [f"r{n:02d}" for n in range(READERS)]

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from argon2 import PasswordHasher
 
 from armory import bootstrap
-from armory.adapters.sql.accounts import SqlAccounts
+from armory.adapters.sql.accounts import SqlAccounts, default_pin_hasher
 from armory.config import Settings
 from armory.errors import ArmoryError
 from armory.services.ports import Account
@@ -93,8 +93,10 @@ class _HashOnce(PasswordHasher):
     every node set up afterwards. Only creating accounts is sped up (half a second each, twice
     per account and node); checking a PIN still runs Argon2 on the stored hash, as in service."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, like: PasswordHasher) -> None:
+        super().__init__(
+            time_cost=like.time_cost, memory_cost=like.memory_cost, parallelism=like.parallelism
+        )
         self._made: dict[str, str] = {}
 
     def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
@@ -104,14 +106,16 @@ class _HashOnce(PasswordHasher):
         return self._made[key]
 
 
-_HASHER = _HashOnce()
+# Passwords and PINs each with the parameters the accounts use for them in service.
+_HASHER = _HashOnce(PasswordHasher())
+_PIN_HASHER = _HashOnce(default_pin_hasher())
 
 
 def new_armory(settings: Settings, people: list[Person]) -> bootstrap.Armory:
     """A node as `armory init` leaves it, with everyone's account and the production's book."""
     armory = bootstrap.init(settings, NODE)
     try:
-        accounts = SqlAccounts(armory.engine, _HASHER)
+        accounts = SqlAccounts(armory.engine, _HASHER, _PIN_HASHER)
         for person in people:
             accounts.add(
                 Account(person.id, person.name, person.is_admin), person.password, person.pin
@@ -124,8 +128,9 @@ def new_armory(settings: Settings, people: list[Person]) -> bootstrap.Armory:
 
 
 def argon2_seconds(samples: int = 5) -> float:
-    """What one Argon2id check of a PIN costs here (the cost of a PIN not yet cached)."""
-    hasher = PasswordHasher()
+    """What one Argon2id check of a PIN costs here (the cost of a PIN not yet cached), with
+    the parameters the accounts use for PINs."""
+    hasher = default_pin_hasher()
     stored = hasher.hash("246810")
     times = []
     for _ in range(samples):

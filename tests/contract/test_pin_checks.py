@@ -135,3 +135,28 @@ def test_a_file_of_commands_hashes_each_new_witness_pin_once_and_answers_as_befo
         assert hasher.verified == 4
     finally:
         engine.dispose()
+
+
+def test_pins_and_passwords_are_hashed_each_with_their_own_parameters(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate(engine)
+    try:
+        passwords = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        pins = PasswordHasher(time_cost=1, memory_cost=2048, parallelism=1)
+        store = SqlAccounts(engine, passwords, pins)
+        store.add(Account("lee", "Lee", False), "lee-password", "3333")
+        with engine.connect() as connection:
+            password_hash, pin_hash = connection.exec_driver_sql(
+                "SELECT password_hash, pin_hash FROM accounts WHERE id = 'lee'"
+            ).one()
+        assert "m=1024," in password_hash
+        assert "m=2048," in pin_hash
+        assert store.check_pin("lee", "3333", NOW) == PinResult.OK
+    finally:
+        engine.dispose()
+
+
+def test_by_default_a_pin_costs_owasps_minimum_and_a_password_argon2s_default() -> None:
+    found = SqlAccounts(make_engine("sqlite://"))
+    assert (found.pin_hasher.memory_cost, found.pin_hasher.time_cost) == (19456, 2)
+    assert found.hasher.memory_cost == PasswordHasher().memory_cost

@@ -29,6 +29,13 @@ MAX_PASSWORD_FAILURES = 5
 TOKEN_CACHE_SECONDS = 5.0  # a revoked token stops working in other processes within this
 
 
+def default_pin_hasher() -> PasswordHasher:
+    """Argon2id for PINs. A PIN is checked on set at every witnessed step: OWASP's minimum
+    (19 MiB, two passes), a fraction of the password hash's cost; the lockout after five
+    failures is what protects a short PIN."""
+    return PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+
+
 class SqlAccounts:
     """Accounts in the database. A PIN is checked against its Argon2id hash; five wrong PINs
     lock it for 15 minutes (SPEC §4). A PIN that verified is remembered for ten minutes as a
@@ -36,13 +43,17 @@ class SqlAccounts:
     again; a wrong PIN always goes to the hash and always counts. A file of commands has its
     PINs' hashes verified side by side first (`precheck_pins`)."""
 
-    def __init__(self, engine: Engine, hasher: PasswordHasher | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        hasher: PasswordHasher | None = None,
+        pin_hasher: PasswordHasher | None = None,
+    ) -> None:
+        """`hasher` hashes passwords, and PINs too unless `pin_hasher` is given; by default
+        each has its production parameters."""
         self.engine = engine
         self.hasher = hasher or PasswordHasher()
-        # A PIN is checked on set at every witnessed step: Argon2id at OWASP's minimum
-        # (19 MiB, two passes), a fraction of the password hash's cost; the lockout after five
-        # failures is what protects a short PIN.
-        self.pin_hasher = hasher or PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+        self.pin_hasher = pin_hasher or hasher or default_pin_hasher()
         self._cache_key = os.urandom(32)
         self._verified: dict[str, tuple[bytes, float]] = {}
         # PINs whose hash `precheck_pins` already verified, for `check_pin` to take in turn.
