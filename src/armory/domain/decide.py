@@ -201,14 +201,16 @@ class Decision:
         """UNKNOWN_ITEM when a firearm, box, person, location, scene, incident or case is
         not in this book."""
         state = self.state
-        # An item is a firearm or a box: both tables are asked, never merged into a new one.
-        tables: tuple[Mapping[str, Any], ...] = (
-            (state.firearms, state.boxes) if kind == "item" else (getattr(state, _TABLES[kind]),)
+        # An item is a firearm or a box (`item_kind`); the rest are looked up in their table.
+        present: Callable[[str], bool] = (
+            (lambda item: state.item_kind(item) is not None)
+            if kind == "item"
+            else getattr(state, _TABLES[kind]).__contains__
         )
 
         def check() -> str | None:
             for item in ids:
-                if item is not None and not any(item in table for table in tables):
+                if item is not None and not present(item):
                     return f"there is no {kind} {item!r} in this book"
             return None
 

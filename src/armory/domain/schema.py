@@ -52,16 +52,17 @@ def _field_hints(cls: Any) -> tuple[tuple[str, str, Any], ...]:
 def _fields(cls: Any) -> tuple[frozenset[str], tuple[tuple[str, str, Converter, bool], ...]]:
     """A dataclass's JSON member names, and for each field: attribute, member name, converter,
     whether it is required. Worked out once per class from its type hints."""
-    hints = get_type_hints(cls)
     fields = tuple(
         (
-            f.name,
-            json_name(f),
-            _converter(hints[f.name]),
+            attribute,
+            name,
+            _converter(hint),
             f.metadata.get("required", False)
             or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING),
         )
-        for f in dataclasses.fields(cls)
+        for f, (attribute, name, hint) in zip(
+            dataclasses.fields(cls), _field_hints(cls), strict=True
+        )
     )
     return frozenset(name for _, name, _, _ in fields), fields
 

@@ -293,20 +293,24 @@ class SqlAccounts:
             )
         return token
 
-    def remembered_owner(self, token: str, now: datetime) -> Account | None:
+    def _remembered(self, digest: str) -> tuple[Account, float] | None:
+        """A token's account and expiry as looked up less than TOKEN_CACHE_SECONDS ago."""
         with self._lock:
-            cached = self._tokens.get(_digest(token))
-        if cached is not None and cached[2] > time.monotonic() and cached[1] > now.timestamp():
-            return cached[0]
+            cached = self._tokens.get(digest)
+        if cached is not None and cached[2] > time.monotonic():
+            return cached[0], cached[1]
         return None
+
+    def remembered_owner(self, token: str, now: datetime) -> Account | None:
+        found = self._remembered(_digest(token))
+        return found[0] if found is not None and found[1] > now.timestamp() else None
 
     def token_owner(self, token: str, now: datetime) -> Account | None:
         digest = _digest(token)
         moment = now.timestamp()
-        with self._lock:
-            cached = self._tokens.get(digest)
-        if cached is not None and cached[2] > time.monotonic():
-            account, expires_at, _ = cached
+        found = self._remembered(digest)
+        if found is not None:
+            account, expires_at = found
             return account if expires_at > moment else None
         with self.engine.connect() as connection:
             row = connection.execute(
