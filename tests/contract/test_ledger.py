@@ -99,6 +99,28 @@ def test_proof_requests_outside_the_book_are_refused(ledger: LedgerService) -> N
         ledger.inclusion_proof("demo", 0, size=5)
 
 
+def test_proof_sizes_follow_a_book_grown_by_another_process(
+    ledger: LedgerService, reopen: Callable[[], LedgerService]
+) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+    ledger.append("demo", drafts(9))
+    assert ledger.checkpoint("demo").size == 10
+    ledger.inclusion_proof("demo", 3, size=10)  # sizes up to 10 are now known to be real
+    with pytest.raises(InvalidInput, match="cannot prove at size 12"):
+        ledger.inclusion_proof("demo", 3, size=12)
+    other = reopen()
+    other.append("demo", drafts(5, start=9))
+    grown = other.checkpoint("demo")
+    entries = bodies(other, "demo")
+    for index, size in ((3, 10), (12, 15), (3, 15)):
+        proof = ledger.inclusion_proof("demo", index, size)
+        root = other.root("demo", size)
+        merkle.verify_inclusion(merkle.leaf_hash(entries[index]), index, size, proof, root)
+    assert other.root("demo", 15) == grown.root
+    with pytest.raises(InvalidInput, match="cannot prove at size 16"):
+        ledger.consistency_proof("demo", 10, 16)
+
+
 def test_group_commit_gives_the_same_tree_as_single_appends(
     ledger: LedgerService, memory_ledger: LedgerService
 ) -> None:

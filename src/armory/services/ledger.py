@@ -104,6 +104,9 @@ class LedgerService:
         # The newest checkpoint this process signed for each book: asked for again at the same
         # size (a reader polling a quiet book), it is answered without signing or storing again.
         self._signed: dict[str, SignedCheckpoint] = {}
+        # The largest size of each book this process has seen committed. A book only grows, so
+        # a proof asked at a size no larger needs no query to know the size is real.
+        self._seen_sizes: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def origin(self, book: str) -> str:
@@ -238,6 +241,8 @@ class LedgerService:
         """After a commit: remember the book's new right edge; the kept checkpoint is stored."""
         with self._lock:
             self._frontiers[book] = frontier
+            if frontier.size > self._seen_sizes.get(book, 0):
+                self._seen_sizes[book] = frontier.size
             if self._unsaved.get(book) is kept:
                 self._unsaved.pop(book, None)
 
@@ -306,8 +311,12 @@ class LedgerService:
         return merkle.consistency_proof(old, new, lambda n: self.store.read_nodes(book, n))
 
     def _proof_size(self, book: str, size: int | None) -> int:
+        if size is not None and 0 < size <= self._seen_sizes.get(book, 0):
+            return size
         self.book(book)
         current = self.store.size(book)
+        if current > self._seen_sizes.get(book, 0):
+            self._seen_sizes[book] = current
         if size is None:
             return current
         if not 0 < size <= current:

@@ -67,8 +67,7 @@ class _Sql:
             "INSERT INTO books (id, kind, name, created_at) VALUES (?, ?, ?, ?)"
         )
         self.copy_entries = "COPY entries (pos, body, hashes) FROM STDIN"
-        self.book_number = style("SELECT no FROM books WHERE id = ?")
-        self.book_record = style("SELECT id, kind, name, created_at FROM books WHERE id = ?")
+        self.book_record = style("SELECT id, kind, name, created_at, no FROM books WHERE id = ?")
         self.nodes_prefix = "SELECT pos, hashes FROM entries WHERE pos IN ("
         self.entries_since = style(
             "SELECT pos, body, hashes FROM entries WHERE pos >= ? AND pos < ? ORDER BY pos"
@@ -228,7 +227,8 @@ class SqlLedgerStore:
         self._bases: dict[str, int] = {}
         self._sqlite_rows: int | None = None  # rows per INSERT, once the library is asked
         self._records: dict[str, BookRecord] = {}
-        self._nodes: dict[tuple[int, NodeId], bytes] = {}
+        self._nodes: dict[int, dict[NodeId, bytes]] = {}  # by book key base
+        self._nodes_cached = 0
         self._nodes_lock = threading.Lock()
         # Writers of this process queue here before they ask the database: SQLite's own wait
         # for its one write lock is a sleep that backs off to 100 ms, which a busy server's
@@ -397,22 +397,23 @@ class SqlLedgerStore:
     def _base(self, book: str) -> int | None:
         """The key base of a book's entries (its number << INDEX_BITS); None if no such book."""
         base = self._bases.get(book)
-        if base is None:
-            found = self._query(self.sql.book_number, (book,))
-            if not found:
-                return None
-            base = self._bases[book] = int(found[0][0]) << INDEX_BITS
+        if base is None and self._fetch_book(book) is not None:
+            base = self._bases[book]
         return base
 
     def book(self, book: str) -> BookRecord | None:
         # A book, once created, never changes and is never removed: found ones are remembered.
         known = self._records.get(book)
-        if known is not None:
-            return known
+        return known if known is not None else self._fetch_book(book)
+
+    def _fetch_book(self, book: str) -> BookRecord | None:
+        """A book's record and key base, in one query, both remembered once found."""
         found = self._query(self.sql.book_record, (book,))
         if not found:
             return None
-        record = self._records[book] = BookRecord(*found[0])
+        book_id, kind, name, created_at, number = found[0]
+        self._bases[book] = int(number) << INDEX_BITS
+        record = self._records[book] = BookRecord(book_id, kind, name, created_at)
         return record
 
     def books(self) -> list[BookRecord]:
@@ -433,11 +434,13 @@ class SqlLedgerStore:
         base = self._base(book)
         if base is None:
             return {}
+        cache = self._nodes.get(base)
+        if cache is None:
+            cache = self._nodes.setdefault(base, {})
         found: dict[NodeId, bytes] = {}
         missing: list[NodeId] = []
-        cache = self._nodes
         for node in nodes:
-            digest = cache.get((base, node))
+            digest = cache.get(node)
             if digest is None:
                 missing.append(node)
             else:
@@ -449,10 +452,12 @@ class SqlLedgerStore:
             fetched = _slot_hashes(homes, {int(pos) - base: bytes(h) for pos, h in rows})
             found.update(fetched)
             with self._nodes_lock:
-                if len(cache) + len(fetched) > NODE_CACHE_SIZE:
-                    cache.clear()  # crude but bounded: the hot top of the tree refills at once
-                for node, digest in fetched.items():
-                    cache[(base, node)] = digest
+                if self._nodes_cached + len(fetched) > NODE_CACHE_SIZE:
+                    for kept in self._nodes.values():
+                        kept.clear()  # crude but bounded: the hot top of the tree refills at once
+                    self._nodes_cached = 0
+                cache.update(fetched)
+                self._nodes_cached += len(fetched)
         return found
 
     def entries(self, book: str, start: int, end: int) -> Iterator[StoredEntry]:
