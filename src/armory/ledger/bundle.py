@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import BinaryIO
 
+import orjson
+
 from armory.errors import InvalidInput, VerificationFailed
 from armory.ledger.checkpoint import Checkpoint, open_checkpoint
 from armory.ledger.entry import ENTRY_KEYS, OPTIONAL_KEYS, TIME_PATTERN
@@ -420,26 +422,25 @@ def _read_entries(
     return count, bytes(leaves), frontier.root(), old_root
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-# Python's decoder also reads NaN and Infinity, which are not JSON (RFC 8259 §6).
-_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+# RFC 8259 whitespace other than the newline that ends a line: the parser skips it around a
+# value, so an entry that starts or ends with it is refused as not being one JSON value.
+_SURROUNDING = (b" ", b"\t", b"\r")
 
 
 def _check_entry_shape(body: bytes, index: int, book: str) -> None:
     """Entry `index` of `book` is a JSON object with the members of an entry (SPEC §6), each of
     its type; its index is its line number. Raise VerificationFailed naming what is wrong."""
     try:
-        text = body.decode("utf-8")
-        value, end = _JSON.raw_decode(text)  # nothing may surround the value: see `end`
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise VerificationFailed(f"entry {index} is not valid JSON", index) from None
+        # orjson reads strict RFC 8259 from UTF-8 bytes: invalid UTF-8, NaN and Infinity are
+        # refused, and it is three times faster than the standard library here (docs/benchmarks.md).
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:  # also raised for nesting too deep
+        raise _not_json(body, index) from None
+    whole = body[:1] not in _SURROUNDING and body[-1:] not in _SURROUNDING
     # The common case in one expression, as this runs once per entry: a dict lookup that finds
     # nothing gives None, which no test below accepts, so six members pass only if all are there.
     if (
-        end == len(text)
+        whole
         and type(value) is dict
         and value.get("index") == index
         and type(value["index"]) is int
@@ -452,7 +453,19 @@ def _check_entry_shape(body: bytes, index: int, book: str) -> None:
         and (len(value) == 6 or (len(value) == 7 and _are_refs(value.get("refs"))))
     ):
         return
-    raise _entry_problem(value, end == len(text), index, book)
+    raise _entry_problem(value, whole, index, book)
+
+
+def _not_json(body: bytes, index: int) -> VerificationFailed:
+    """Why an entry is not JSON: a value with more after it is named as such (read again by
+    the standard library's decoder, which stops after one value)."""
+    not_json = VerificationFailed(f"entry {index} is not valid JSON", index)
+    try:
+        text = body.decode("utf-8")
+        _value, end = json.JSONDecoder().raw_decode(text)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return not_json
+    return _entry_problem(None, False, index, "") if end < len(text) else not_json
 
 
 def _are_refs(refs: object) -> bool:
