@@ -8,8 +8,8 @@ version does not know (plain notes, for example) leave the state as it was, but 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from armory.domain.state import (
     BookState,
@@ -43,6 +43,7 @@ class Recorded:
 
 
 Handler = Callable[[BookState, Recorded], BookState]
+R = TypeVar("R")
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -60,7 +61,7 @@ def evolve(state: BookState, event: Recorded) -> BookState:
     handler = HANDLERS.get(event.type)
     if handler is not None:
         state = handler(state, event)
-    return replace(state, size=event.index + 1)
+    return _with(state, size=event.index + 1)
 
 
 def fold(events: list[Recorded], state: BookState | None = None) -> BookState:
@@ -70,23 +71,38 @@ def fold(events: list[Recorded], state: BookState | None = None) -> BookState:
     return state
 
 
+def _with(record: R, **changes: Any) -> R:
+    """A copy of one of the state's frozen records with `changes`: `dataclasses.replace`
+    without calling the class again. A frozen dataclass's __init__ sets each field through
+    `object.__setattr__`, and a fold makes new records for every event: replace was a fifth of
+    a rebuild's time (docs/benchmarks.md). The records have no __post_init__ to skip."""
+    fields = type(record).__dataclass_fields__  # type: ignore[attr-defined]  # a dataclass
+    if not changes.keys() <= fields.keys():
+        unknown = sorted(changes.keys() - fields.keys())
+        raise TypeError(f"{type(record).__name__} has no field {unknown}")
+    copy: R = object.__new__(type(record))
+    copy.__dict__.update(record.__dict__)
+    copy.__dict__.update(changes)
+    return copy
+
+
 def _put(mapping: Mapping[str, Any], key: str, value: Any) -> dict[str, Any]:
     return {**mapping, key: value}
 
 
 def _firearm(state: BookState, firearm: Firearm) -> BookState:
-    return replace(state, firearms=_put(state.firearms, firearm.id, firearm))
+    return _with(state, firearms=_put(state.firearms, firearm.id, firearm))
 
 
 def _box(state: BookState, box: Box) -> BookState:
-    return replace(state, boxes=_put(state.boxes, box.id, box))
+    return _with(state, boxes=_put(state.boxes, box.id, box))
 
 
 def _custody(state: BookState, item: str, custody: Custody) -> BookState:
     if item in state.firearms:
-        return _firearm(state, replace(state.firearms[item], custody=custody))
+        return _firearm(state, _with(state.firearms[item], custody=custody))
     if item in state.boxes:
-        return _box(state, replace(state.boxes[item], custody=custody))
+        return _box(state, _with(state.boxes[item], custody=custody))
     return state
 
 
@@ -95,7 +111,7 @@ def _custody(state: BookState, item: str, custody: Custody) -> BookState:
 
 @handles("book_created")
 def _book_created(state: BookState, event: Recorded) -> BookState:
-    return replace(state, kind=event.data["kind"])
+    return _with(state, kind=event.data["kind"])
 
 
 @handles("person_enrolled")
@@ -104,7 +120,7 @@ def _person_enrolled(state: BookState, event: Recorded) -> BookState:
     known = state.people.get(data["person"])
     trainings = known.trainings if known is not None else ()
     person = Person(data["person"], data["name"], frozenset(data["roles"]), trainings)
-    return replace(state, people=_put(state.people, person.id, person))
+    return _with(state, people=_put(state.people, person.id, person))
 
 
 @handles("person_trained")
@@ -118,15 +134,15 @@ def _person_trained(state: BookState, event: Recorded) -> BookState:
         data.get("permit"),
         event.index,
     )
-    person = replace(person, trainings=(*person.trainings, training))
-    return replace(state, people=_put(state.people, person.id, person))
+    person = _with(person, trainings=(*person.trainings, training))
+    return _with(state, people=_put(state.people, person.id, person))
 
 
 @handles("location_registered")
 def _location_registered(state: BookState, event: Recorded) -> BookState:
     d = event.data
     location = Location(d["location"], d["name"], d["kind"], d["locked"], tuple(d["keyholders"]))
-    return replace(state, locations=_put(state.locations, location.id, location))
+    return _with(state, locations=_put(state.locations, location.id, location))
 
 
 # --- receiving and returning ---
@@ -190,7 +206,7 @@ def _return_received(state: BookState, event: Recorded) -> BookState:
         chambers = tuple(Chamber(c["content"], c.get("box")) for c in d["inspection"]["chambers"])
         return _firearm(
             state,
-            replace(
+            _with(
                 firearm,
                 custody=Custody("armorer", event.actor),
                 contents=chambers,
@@ -215,7 +231,7 @@ def _day_opened(state: BookState, event: Recorded) -> BookState:
         "open_counts": d["counts"],
         "pauses": [],
     }
-    return replace(state, day=day, days=_put(state.days, d["date"], record))
+    return _with(state, day=day, days=_put(state.days, d["date"], record))
 
 
 @handles("day_paused", "day_resumed")
@@ -224,8 +240,8 @@ def _day_paused(state: BookState, event: Recorded) -> BookState:
     paused = event.type == "day_paused"
     record = dict(state.days.get(state.day.date, {}))
     record["pauses"] = [*record.get("pauses", []), {"index": event.index, "paused": paused}]
-    return replace(
-        state, day=replace(state.day, paused=paused), days=_put(state.days, state.day.date, record)
+    return _with(
+        state, day=_with(state.day, paused=paused), days=_put(state.days, state.day.date, record)
     )
 
 
@@ -236,12 +252,12 @@ def _day_closed(state: BookState, event: Recorded) -> BookState:
     record.update(closed_index=event.index, close_counts=event.data["counts"])
     # A verification is valid until the day closes (SPEC §4.2 verify_box).
     boxes = {
-        key: replace(box, verified_on=None, verified_index=None) if box.verified_on else box
+        key: _with(box, verified_on=None, verified_index=None) if box.verified_on else box
         for key, box in state.boxes.items()
     }
-    return replace(
+    return _with(
         state,
-        day=replace(state.day, open=False, paused=False),
+        day=_with(state.day, open=False, paused=False),
         days=_put(state.days, state.day.date, record),
         boxes=boxes,
     )
@@ -265,7 +281,7 @@ def _scene_planned(state: BookState, event: Recorded) -> BookState:
         approved_by=d["approved_by"],
         index=event.index,
     )
-    return replace(state, scenes=_put(state.scenes, scene.id, scene))
+    return _with(state, scenes=_put(state.scenes, scene.id, scene))
 
 
 @handles("safety_meeting_held")
@@ -273,15 +289,15 @@ def _safety_meeting_held(state: BookState, event: Recorded) -> BookState:
     d = event.data
     scene = state.scenes[d["scene"]]
     meeting = Meeting(d["held_on"], frozenset(d["attendees"]), tuple(d["topics"]), event.index)
-    scene = replace(scene, meetings=(*scene.meetings, meeting))
-    return replace(state, scenes=_put(state.scenes, scene.id, scene))
+    scene = _with(scene, meetings=(*scene.meetings, meeting))
+    return _with(state, scenes=_put(state.scenes, scene.id, scene))
 
 
 @handles("declared")
 def _declared(state: BookState, event: Recorded) -> BookState:
     scene = state.scenes[event.data["scene"]]
-    scene = replace(scene, status=event.data["status"])
-    return replace(state, scenes=_put(state.scenes, scene.id, scene))
+    scene = _with(scene, status=event.data["status"])
+    return _with(state, scenes=_put(state.scenes, scene.id, scene))
 
 
 # --- custody and condition ---
@@ -293,7 +309,7 @@ def _checked_out(state: BookState, event: Recorded) -> BookState:
     state = _custody(state, item, Custody("armorer", event.actor))
     if item in state.firearms:
         # An inspection made in storage is not one made in the armorer's hands.
-        state = _firearm(state, replace(state.firearms[item], inspection_current=False))
+        state = _firearm(state, _with(state.firearms[item], inspection_current=False))
     return state
 
 
@@ -303,7 +319,7 @@ def _stored(state: BookState, event: Recorded) -> BookState:
     state = _custody(state, item, Custody("location", event.data["location"]))
     if item in state.firearms:
         # Out of the armorer's hands: what the last inspection saw may no longer hold.
-        state = _firearm(state, replace(state.firearms[item], inspection_current=False))
+        state = _firearm(state, _with(state.firearms[item], inspection_current=False))
     return state
 
 
@@ -312,10 +328,10 @@ def _box_verified(state: BookState, event: Recorded) -> BookState:
     d = event.data
     box = state.boxes[d["box"]]
     if d["count"] != box.count or not d["every_round"]:
-        return _box(state, replace(box, verified_on=None, verified_index=None))
+        return _box(state, _with(box, verified_on=None, verified_index=None))
     return _box(
         state,
-        replace(box, verified_on=d["day"], verified_index=event.index, counted_index=event.index),
+        _with(box, verified_on=d["day"], verified_index=event.index, counted_index=event.index),
     )
 
 
@@ -341,7 +357,7 @@ def _firearm_inspected(state: BookState, event: Recorded) -> BookState:
     )
     return _firearm(
         state,
-        replace(
+        _with(
             firearm,
             contents=contents,
             inspection=inspection,
@@ -364,9 +380,9 @@ def _firearm_loaded(state: BookState, event: Recorded) -> BookState:
     for box_id, count in taken.items():
         box = state.boxes[box_id]
         state = _box(
-            state, replace(box, count=box.count - count, loaded_out=box.loaded_out + count)
+            state, _with(box, count=box.count - count, loaded_out=box.loaded_out + count)
         )
-    firearm = replace(firearm, contents=tuple(contents), inspection_current=False, scene=d["scene"])
+    firearm = _with(firearm, contents=tuple(contents), inspection_current=False, scene=d["scene"])
     return _firearm(state, firearm)
 
 
@@ -382,7 +398,7 @@ def _firearm_unloaded(state: BookState, event: Recorded) -> BookState:
             # Rounds put into a box end its verification (SPEC §4.2 verify_box).
             state = _box(
                 state,
-                replace(
+                _with(
                     box,
                     count=box.count + 1,
                     unloaded_back=box.unloaded_back + 1,
@@ -390,7 +406,7 @@ def _firearm_unloaded(state: BookState, event: Recorded) -> BookState:
                     verified_index=None,
                 ),
             )
-    return _firearm(state, replace(firearm, contents=tuple(contents), inspection_current=False))
+    return _firearm(state, _with(firearm, contents=tuple(contents), inspection_current=False))
 
 
 @handles("firearm_handed_over")
@@ -399,7 +415,7 @@ def _firearm_handed_over(state: BookState, event: Recorded) -> BookState:
     firearm = state.firearms[d["firearm"]]
     return _firearm(
         state,
-        replace(
+        _with(
             firearm,
             custody=Custody("performer", d["to"]),
             scene=d["scene"],
@@ -417,7 +433,7 @@ def _firearm_taken_back(state: BookState, event: Recorded) -> BookState:
     contents = tuple(Chamber("unknown", chamber.box) for chamber in firearm.contents)
     return _firearm(
         state,
-        replace(
+        _with(
             firearm,
             custody=Custody("armorer", event.actor),
             contents=contents,
@@ -433,12 +449,12 @@ def _rounds_moved(state: BookState, event: Recorded) -> BookState:
     source, target = state.boxes[d["from"]], state.boxes[d["to"]]
     count = d["count"]
     state = _box(
-        state, replace(source, count=source.count - count, moved_out=source.moved_out + count)
+        state, _with(source, count=source.count - count, moved_out=source.moved_out + count)
     )
     target = state.boxes[d["to"]]
     return _box(
         state,
-        replace(
+        _with(
             target,
             count=target.count + count,
             moved_in=target.moved_in + count,
@@ -452,7 +468,7 @@ def _rounds_moved(state: BookState, event: Recorded) -> BookState:
 def _rounds_disposed(state: BookState, event: Recorded) -> BookState:
     box = state.boxes[event.data["box"]]
     count = event.data["count"]
-    return _box(state, replace(box, count=box.count - count, disposed=box.disposed + count))
+    return _box(state, _with(box, count=box.count - count, disposed=box.disposed + count))
 
 
 # --- incidents, evidence, corrections ---
@@ -471,27 +487,27 @@ def _incident_opened(state: BookState, event: Recorded) -> BookState:
         items=tuple(d.get("items", ())),
         description=d.get("description", ""),
     )
-    return replace(state, incidents=_put(state.incidents, incident.id, incident))
+    return _with(state, incidents=_put(state.incidents, incident.id, incident))
 
 
 @handles("incident_resolved")
 def _incident_resolved(state: BookState, event: Recorded) -> BookState:
     d = event.data
-    incident = replace(
+    incident = _with(
         state.incidents[d["incident"]],
         open=False,
         resolution=d["resolution"],
         resolved_by=tuple(d["approvers"]),
         resolved_index=event.index,
     )
-    return replace(state, incidents=_put(state.incidents, incident.id, incident))
+    return _with(state, incidents=_put(state.incidents, incident.id, incident))
 
 
 @handles("case_opened")
 def _case_opened(state: BookState, event: Recorded) -> BookState:
     d = event.data
     case = Case(d["case"], d["agency"], d["officer"], d.get("incident"), event.actor, event.index)
-    return replace(state, cases=_put(state.cases, case.id, case))
+    return _with(state, cases=_put(state.cases, case.id, case))
 
 
 @handles("evidence_held", "evidence_released")
@@ -500,16 +516,16 @@ def _evidence(state: BookState, event: Recorded) -> BookState:
     held = event.type == "evidence_held"
     case = state.cases[d["case"]]
     items = case.items | set(d["items"]) if held else case.items - set(d["items"])
-    state = replace(state, cases=_put(state.cases, case.id, replace(case, items=frozenset(items))))
+    state = _with(state, cases=_put(state.cases, case.id, _with(case, items=frozenset(items))))
     for item in d["items"]:
         if item in state.firearms:
             firearm = state.firearms[item]
             marks = firearm.evidence | {case.id} if held else firearm.evidence - {case.id}
-            state = _firearm(state, replace(firearm, evidence=marks))
+            state = _firearm(state, _with(firearm, evidence=marks))
         elif item in state.boxes:
             box = state.boxes[item]
             marks = box.evidence | {case.id} if held else box.evidence - {case.id}
-            state = _box(state, replace(box, evidence=marks))
+            state = _box(state, _with(box, evidence=marks))
     return state
 
 
@@ -519,8 +535,8 @@ def _bundle_exported(state: BookState, event: Recorded) -> BookState:
     if case_id is None or case_id not in state.cases:
         return state
     case = state.cases[case_id]
-    case = replace(case, exports=(*case.exports, event.index))
-    return replace(state, cases=_put(state.cases, case.id, case))
+    case = _with(case, exports=(*case.exports, event.index))
+    return _with(state, cases=_put(state.cases, case.id, case))
 
 
 @handles("command_refused")
@@ -529,19 +545,19 @@ def _command_refused(state: BookState, event: Recorded) -> BookState:
     refusal = Refusal(
         event.index, d["rule"], d["command"], event.actor, tuple(d.get("items", ())), event.time
     )
-    return replace(state, refusals=(*state.refusals, refusal))
+    return _with(state, refusals=(*state.refusals, refusal))
 
 
 @handles("override_applied")
 def _override_applied(state: BookState, event: Recorded) -> BookState:
-    return replace(state, overrides=(*state.overrides, event.index))
+    return _with(state, overrides=(*state.overrides, event.index))
 
 
 @handles("refusal_recorded")
 def _refusal_recorded(state: BookState, event: Recorded) -> BookState:
     day = state.today or event.time[:10]
     key = (event.actor, event.data["firearm"])
-    return replace(state, refused_to_handle={**state.refused_to_handle, key: (event.index, day)})
+    return _with(state, refused_to_handle={**state.refused_to_handle, key: (event.index, day)})
 
 
 @handles("entry_corrected")
@@ -550,4 +566,4 @@ def _entry_corrected(state: BookState, event: Recorded) -> BookState:
     correction = Correction(
         event.index, d["entry"], d["reason"], d["fields"], event.actor, d.get("subject")
     )
-    return replace(state, corrections=(*state.corrections, correction))
+    return _with(state, corrections=(*state.corrections, correction))

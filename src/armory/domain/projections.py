@@ -181,8 +181,14 @@ def named_items(value: Any, key: str | None = None) -> list[str]:
 
 
 def _collect(value: Any, key: str | None, found: dict[str, None]) -> None:
-    if isinstance(value, Mapping):
-        if set(value) == {"book", "index"} and key == "from":
+    # Exact types first: event data is plain JSON, and this runs for every value of every
+    # event in a rebuild; other mappings and sequences are still walked.
+    kind = type(value)
+    if kind is str or (kind not in _PLAIN and isinstance(value, str)):
+        if key in ITEM_FIELDS:
+            found[value] = None
+    elif kind is dict or (kind not in _PLAIN and isinstance(value, Mapping)):
+        if key == "from" and value.keys() == {"book", "index"}:
             found[f"{value['book']}#{value['index']}"] = None
             return
         if key == "counts":
@@ -191,8 +197,9 @@ def _collect(value: Any, key: str | None, found: dict[str, None]) -> None:
             return
         for name, item in value.items():
             _collect(item, name, found)
-    elif isinstance(value, list | tuple):
+    elif kind is list or kind is tuple or (kind not in _PLAIN and isinstance(value, list | tuple)):
         for item in value:
             _collect(item, key, found)
-    elif isinstance(value, str) and key in ITEM_FIELDS:
-        found[value] = None
+
+
+_PLAIN = frozenset({int, float, bool, type(None), str, dict, list, tuple})

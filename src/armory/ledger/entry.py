@@ -8,12 +8,13 @@ small when a book takes hundreds of thousands of entries in one batch.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple, cast
+
+import orjson
 
 from armory.errors import InvalidInput
 from armory.ledger.canonical import JSONValue, canonical_json, require_canonical
@@ -21,9 +22,12 @@ from armory.ledger.merkle import Frontier
 
 
 def _loads(raw: bytes) -> JSONValue:
+    # orjson: strict RFC 8259 from UTF-8 bytes, three times faster than the standard library,
+    # for folding a million entries (their canonical form, integers within ±2**53, was checked
+    # when they were written and is checked again by `armory verify`).
     try:
-        value: JSONValue = json.loads(raw)
-    except ValueError:
+        value: JSONValue = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         raise InvalidInput("an entry is not valid JSON") from None
     return value
 
