@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
+from armory.adapters.sql import store as store_module
 from armory.domain.projections import same_state
 from armory.services import commands as commands_module
 from armory.services.commands import CommandService
@@ -135,6 +136,41 @@ def test_after_a_working_day_rebuild_finds_the_projections_identical(
     assert state.boxes["B1"].count == 8
     assert state.day is not None
     assert not state.day.open
+
+
+def item_index(engine: Engine) -> list[tuple[str, int]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT item, idx FROM item_entries WHERE book = :book ORDER BY item, idx"),
+            {"book": BOOK},
+        )
+        return [(str(item), int(idx)) for item, idx in rows]
+
+
+@pytest.mark.parametrize("in_order_from", [1, 10**9], ids=["sorted-many-a-statement", "as-is"])
+def test_rebuild_writes_the_item_index_the_commands_wrote_however_it_inserts_it(
+    first: tuple[CommandService, Engine],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    in_order_from: int,
+) -> None:
+    service, engine = first
+    a_working_day(service, BOOK)
+    written = item_index(engine)
+    assert len(written) > 40
+    assert len({item for item, _idx in written}) > 5
+    monkeypatch.setattr(store_module, "INDEX_IN_ORDER_FROM", in_order_from)
+    monkeypatch.setattr(store_module, "SQLITE_ROWS_PER_INSERT", 7)  # several statements
+    fresh, fresh_engine = new_service(database_url)
+    try:
+        assert fresh.rebuild(BOOK)[1]
+        assert item_index(engine) == written
+        for item in ("F1", "D1"):
+            assert fresh.ledger.store.entries_naming(BOOK, item) == [
+                idx for named, idx in written if named == item
+            ]
+    finally:
+        fresh_engine.dispose()
 
 
 def test_without_its_projection_rows_a_fresh_server_replays_and_rebuild_restores_them(
