@@ -75,7 +75,7 @@ def _with(record: R, **changes: Any) -> R:
     """A copy of one of the state's frozen records with `changes`: `dataclasses.replace`
     without calling the class again. A frozen dataclass's __init__ sets each field through
     `object.__setattr__`, and a fold makes new records for every event: replace was a fifth of
-    a rebuild's time (docs/benchmarks.md). The records have no __post_init__ to skip."""
+    a rebuild's time (docs/architecture.md). The records have no __post_init__ to skip."""
     fields = type(record).__dataclass_fields__  # type: ignore[attr-defined]  # a dataclass
     if not changes.keys() <= fields.keys():
         unknown = sorted(changes.keys() - fields.keys())
@@ -379,9 +379,7 @@ def _firearm_loaded(state: BookState, event: Recorded) -> BookState:
         taken[box.id] = taken.get(box.id, 0) + 1
     for box_id, count in taken.items():
         box = state.boxes[box_id]
-        state = _box(
-            state, _with(box, count=box.count - count, loaded_out=box.loaded_out + count)
-        )
+        state = _box(state, _with(box, count=box.count - count, loaded_out=box.loaded_out + count))
     firearm = _with(firearm, contents=tuple(contents), inspection_current=False, scene=d["scene"])
     return _firearm(state, firearm)
 

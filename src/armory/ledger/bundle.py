@@ -432,7 +432,7 @@ def _check_entry_shape(body: bytes, index: int, book: str) -> None:
     its type; its index is its line number. Raise VerificationFailed naming what is wrong."""
     try:
         # orjson reads strict RFC 8259 from UTF-8 bytes: invalid UTF-8, NaN and Infinity are
-        # refused, and it is three times faster than the standard library here (docs/benchmarks.md).
+        # refused; three times faster than the standard library here (docs/architecture.md).
         value = orjson.loads(body)
     except orjson.JSONDecodeError:  # also raised for nesting too deep
         raise _not_json(body, index) from None
