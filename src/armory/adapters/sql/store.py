@@ -7,7 +7,6 @@ it is where the milliseconds are (docs/benchmarks.md), and it is three statement
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -18,6 +17,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -205,7 +205,7 @@ class SqlBookWriter:
 
     def load_projections(self) -> dict[tuple[str, str], Any]:
         self._cursor.execute(self._store.sql.load_projections, (self.book,))
-        return {(kind, key): json.loads(doc) for kind, key, doc in self._cursor.fetchall()}
+        return {(kind, key): orjson.loads(doc) for kind, key, doc in self._cursor.fetchall()}
 
     def save_projections(self, docs: Mapping[tuple[str, str], Any]) -> None:
         if docs:
@@ -546,7 +546,9 @@ BOOK_COLUMNS = (books.c.id, books.c.kind, books.c.name, books.c.created_at)
 
 
 def _dump(doc: Any) -> str:
-    return json.dumps(doc, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    # A projection document is plain JSON from `to_json`; orjson writes it about five times
+    # faster than the standard library, which was a fifteenth of a command's time.
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _homes(nodes: Sequence[NodeId], base: int) -> tuple[dict[NodeId, tuple[int, int]], list[int]]:
