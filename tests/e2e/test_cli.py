@@ -323,3 +323,27 @@ def test_two_processes_appending_to_one_book_lose_and_duplicate_nothing(
         1 for a, b in pairwise(rows[1:]) if json.loads(a[1])["actor"] != json.loads(b[1])["actor"]
     )
     print(f"the two writers' entries alternate {interleaved} times in the book")
+
+
+def test_do_answers_every_line_and_exits_1_when_one_was_malformed(armory: ArmoryNode) -> None:
+    armory("user", "add", "root", "--name", "Root", "--password", "long enough", "--pin", "9999",
+           "--admin")  # fmt: skip
+    armory("book", "create", "film", "--kind", "production", "--name", "Film")
+    enrol = '{"type": "enroll_person", "person": "%s", "name": "%s", "roles": ["armorer"]}\n'
+    lines = [
+        enrol % ("kim", "Kim"),
+        '{"type": "enroll_person", "person": "sam", "name": NaN, "roles": ["armorer"]}\n',
+        '{"type": "enroll_person", "person": "lee"\n',
+        '{"type": "no_such_command"}\n',
+        enrol % ("ana", "Ana"),
+    ]
+    done = armory("do", "film", "--as", "root", "-", input="".join(lines), check=False)
+    assert done.returncode == 1, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [answer["ok"] for answer in answers] == [True, False, False, False, True]
+    assert answers[1]["error"].startswith("line 2 is not JSON")
+    assert answers[2]["error"].startswith("line 3 is not JSON")
+    assert answers[3]["error"].startswith("line 4")
+    assert answers[4]["events"][0]["index"] == answers[0]["events"][0]["index"] + 1
+    # The book holds its creation and the two enrolments: nothing of the malformed lines.
+    assert "book film: 3 entries" in armory("verify", "--book", "film").stdout

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import Progress
@@ -248,7 +249,7 @@ def do(
                 answers = _run_chunk(armory, book, person, chunk)
                 malformed += sum("error" in answer for answer in answers)
                 # A group's answers in one write: they are known together, once it committed.
-                typer.echo("\n".join(json.dumps(answer, ensure_ascii=False) for answer in answers))
+                typer.echo("\n".join(orjson.dumps(answer).decode() for answer in answers))
                 advance(len(answers))
     finally:
         armory.close()
@@ -278,9 +279,9 @@ def _run_chunk(
     numbers: list[int] = []
     for number, line in chunk:
         try:
-            commands.append(json.loads(line))
+            commands.append(orjson.loads(line))  # strict JSON: NaN and Infinity are refused
             numbers.append(number)
-        except ValueError as problem:
+        except orjson.JSONDecodeError as problem:
             answers[number] = {"ok": False, "error": f"line {number} is not JSON: {problem}"}
     if commands:
         results = armory.commands.execute_many(book, person, commands)
