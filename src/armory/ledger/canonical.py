@@ -5,8 +5,10 @@ byte. `parse_json` is the strict reader for bytes that came from elsewhere: it r
 I-JSON (RFC 7493) refuses, so that anything it returns can be canonicalized again.
 
 Speed: almost every ledger entry is plain strings, small integers and ASCII keys. For those,
-Python's C `json.dumps` already writes RFC 8785 bytes, so a cheap scan decides whether it may
-be used and a pure-Python encoder handles the rest (floats, astral keys, errors).
+orjson with sorted keys already writes RFC 8785 bytes (the same escapes, lowercase hex escapes for
+the other control characters, everything else as UTF-8; a test compares it with the
+pure-Python encoder over every code point), so a cheap scan decides whether it may be used and
+a pure-Python encoder handles the rest (floats, astral keys, errors).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import math
 import re
 from collections.abc import Iterable
 from typing import TypeAlias
+
+import orjson
 
 from armory.errors import InvalidInput
 
@@ -33,30 +37,19 @@ MAX_DEPTH = 64
 # order (RFC 8785 §3.2.3) can differ; below it they agree.
 _FIRST_UNSAFE_KEY_CHAR = "\ud800"
 
-# Built once: json.dumps with keyword arguments builds a new encoder on every call. The circular
-# check is off because the scan below already bounds the depth, so a cycle never gets here.
-_FAST_ENCODER = json.JSONEncoder(
-    ensure_ascii=False,
-    check_circular=False,
-    allow_nan=False,
-    sort_keys=True,
-    separators=(",", ":"),
-)
-
-
 def canonical_json(value: object) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of `value`; InvalidInput if it is not I-JSON."""
     if _fast_path_safe(value, 0):
         try:
-            return _FAST_ENCODER.encode(value).encode("utf-8")
-        except UnicodeEncodeError:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
             # A lone surrogate in a string: the slow path says which one is wrong.
             pass
     return _slow_canonical_json(value)
 
 
 def _fast_path_safe(value: object, depth: int) -> bool:
-    """True when C `json.dumps` is known to produce RFC 8785 bytes for `value`.
+    """True when orjson is known to produce RFC 8785 bytes for `value`.
 
     Only exact built-in types qualify: subclasses, floats, out-of-range integers, keys that
     need UTF-16 ordering and deep nesting all go to the slow path, which also raises errors.

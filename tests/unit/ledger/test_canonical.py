@@ -6,6 +6,7 @@ import json
 import struct
 from enum import IntEnum
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -350,8 +351,19 @@ def test_fast_and_slow_paths_agree(value: JSONValue) -> None:
     slow = _slow_canonical_json(value)
     assert canonical_json(value) == slow
     if _fast_path_safe(value, 0):
-        fast = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        assert fast.encode("utf-8") == slow
+        assert orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == slow
+
+
+def test_the_fast_path_writes_every_code_point_as_the_pure_python_encoder_does() -> None:
+    # Every code point but the surrogates, 256 to a string, as a value and as a key.
+    codes = [code for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF]
+    taken = 0
+    for start in range(0, len(codes), 256):
+        text = "".join(chr(code) for code in codes[start : start + 256])
+        value = {"text": text, "list": [text, 0, True, None], text[:8]: {"nested": text}}
+        taken += _fast_path_safe(value, 0)
+        assert canonical_json(value) == _slow_canonical_json(value), hex(codes[start])
+    assert taken > 200  # keys below U+D800 take the fast path
 
 
 @given(JSON_VALUES)
