@@ -343,6 +343,15 @@ def _check_surrogates(value: JSONValue) -> None:
 
 def require_canonical(data: bytes) -> JSONValue:
     """Parse `data` and insist it is already in RFC 8785 form; InvalidInput otherwise."""
+    # Bytes that orjson reads and that encode back to themselves are canonical, hence strict
+    # I-JSON (canonical_json writes nothing else): that is every stored entry, three times
+    # faster than the strict reader. Anything else goes to the strict reader, which says why.
+    try:
+        read: JSONValue = orjson.loads(data)
+        if canonical_json(read) == data:
+            return read
+    except (orjson.JSONDecodeError, InvalidInput):
+        pass
     value = parse_json(data)
     if canonical_json(value) != data:
         raise InvalidInput(

@@ -402,3 +402,35 @@ def test_parse_json_raises_only_invalid_input(data: bytes) -> None:
     except InvalidInput:
         return
     canonical_json(value)  # Whatever parses can be canonicalized.
+
+
+def _strictly_canonical(data: bytes) -> JSONValue | InvalidInput:
+    """What the strict reader alone says of `data`: its value if canonical, else the error."""
+    try:
+        value = parse_json(data)
+    except InvalidInput as problem:
+        return problem
+    if canonical_json(value) != data:
+        return InvalidInput("the JSON is valid but not in RFC 8785 canonical form")
+    return value
+
+
+@given(JSON_VALUES, st.binary(max_size=3), st.integers(min_value=0), st.booleans())
+def test_require_canonical_accepts_exactly_what_the_strict_reader_accepts(
+    value: JSONValue, noise: bytes, at: int, insert: bool
+) -> None:
+    encoded = canonical_json(value)
+    place = at % (len(encoded) + 1)
+    cut = place if insert else min(place + len(noise), len(encoded))
+    data = encoded[:place] + noise + encoded[cut:]
+    strict = _strictly_canonical(data)
+    try:
+        got: JSONValue | InvalidInput = require_canonical(data)
+    except InvalidInput as problem:
+        got = problem
+    if isinstance(strict, InvalidInput):
+        assert isinstance(got, InvalidInput), data
+        assert str(got).startswith(str(strict)), data
+    else:
+        assert not isinstance(got, InvalidInput), data
+        assert canonical_json(got) == canonical_json(strict) == data
