@@ -37,6 +37,7 @@ MAX_DEPTH = 64
 # order (RFC 8785 §3.2.3) can differ; below it they agree.
 _FIRST_UNSAFE_KEY_CHAR = "\ud800"
 
+
 def canonical_json(value: object) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of `value`; InvalidInput if it is not I-JSON."""
     if _fast_path_safe(value, 0):
