@@ -25,12 +25,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import struct
+import subprocess
+import sys
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import BinaryIO
@@ -200,6 +203,7 @@ class BundleReport:
 class _Member:
     at: int  # where its content starts
     size: int
+    crc: int = 0  # its CRC-32, once checked
 
 
 def verify_bundle(
@@ -273,7 +277,7 @@ def _read_canonical_zip(source: BinaryIO) -> dict[str, _Member]:
             raise VerificationFailed(
                 f"the bundle's {name} does not match its CRC-32: the file was damaged or altered"
             )
-        members[name] = _Member(at, size)
+        members[name] = _Member(at, size, crc)
         directory.append(_directory_record(raw_name, size, crc, position))
         position = at + size
     if not members:
@@ -392,9 +396,36 @@ def _read_entries(
     source: BinaryIO, member: _Member, book: str, size: int, old: Checkpoint | None
 ) -> tuple[int, bytes, bytes, bytes | None]:
     """Check every line of entries.jsonl. Return how many there are, the leaf hashes of the
-    first `size` (concatenated), the root of those, and the root of the first `old.size`."""
+    first `size` (concatenated), the root of those, and the root of the first `old.size`.
+
+    A big bundle on a machine with a second core has its lines' shapes checked there, by a
+    second process reading the same file, while this one hashes them (docs/architecture.md).
+    The verdict is the one a single pass gives: the first malformed line, else a cut-short
+    last line, else the counts and roots.
+    """
+    elsewhere = _shapes_elsewhere(source, member, book)
+    count, leaves, root, old_root, cut_short = _hash_entries(
+        source, member, book, size, old, check=elsewhere is None
+    )
+    if elsewhere is not None:
+        problem = _shape_verdict(elsewhere, member)
+        if problem is None:  # the second process could not say: check here, as it would have
+            _check_shapes(_chunks(source, member), book)
+        elif problem:
+            message, index = problem
+            raise VerificationFailed(message, index)
+    if cut_short:
+        raise VerificationFailed(
+            f"entry {count} is cut short: the last line of entries.jsonl has no newline", count
+        )
+    return count, leaves, root, old_root
+
+
+def _hash_entries(
+    source: BinaryIO, member: _Member, book: str, size: int, old: Checkpoint | None, check: bool
+) -> tuple[int, bytes, bytes, bytes | None, bool]:
     sha256 = hashlib.sha256  # bound locally: the loops below run once per entry
-    check = _check_entry_shape
+    shape = _check_entry_shape
     frontier = Frontier()
     leaves = bytearray()
     old_root: bytes | None = None
@@ -403,8 +434,9 @@ def _read_entries(
     for chunk in _chunks(source, member):
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
-        for index, line in enumerate(lines, count):
-            check(line, index, book)
+        if check:
+            for index, line in enumerate(lines, count):
+                shape(line, index, book)
         signed = lines[: max(size - count, 0)]
         count += len(lines)
         hashes = [sha256(b"\x00" + line).digest() for line in signed]
@@ -415,11 +447,87 @@ def _read_entries(
             old_root = frontier.root()
             hashes = hashes[cut:]
         frontier.extend(hashes)
-    if rest:
-        raise VerificationFailed(
-            f"entry {count} is cut short: the last line of entries.jsonl has no newline", count
+    return count, bytes(leaves), frontier.root(), old_root, bool(rest)
+
+
+def _check_shapes(chunks: Iterable[bytes], book: str) -> int:
+    """Check the shape of every whole line; return the CRC-32 of the bytes read."""
+    shape = _check_entry_shape
+    crc = 0
+    count = 0
+    rest = b""
+    for chunk in chunks:
+        crc = zlib.crc32(chunk, crc)
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for index, line in enumerate(lines, count):
+            shape(line, index, book)
+        count += len(lines)
+    return crc
+
+
+# Entries from which a bundle's lines are checked by a second process (about 100,000 entries).
+PARALLEL_FROM = 32 << 20
+
+# A line's fault (its message and index), or () when every line is well-formed.
+ShapeVerdict = tuple[str, int | None] | tuple[()]
+# Waits for the second process: the CRC-32 of the bytes it read and its verdict, or None.
+Elsewhere = Callable[[], tuple[int, ShapeVerdict] | None]
+
+
+def _shapes_elsewhere(source: BinaryIO, member: _Member, book: str) -> Elsewhere | None:
+    """The shape check of entries.jsonl started in a second process, where that pays.
+
+    A plain `python -m armory.ledger.shape_check` rather than multiprocessing, which would
+    import the caller's main module again in the new process (and run it, in a script that
+    does not guard against that)."""
+    path = getattr(source, "name", None)
+    if member.size < PARALLEL_FROM or (os.cpu_count() or 1) < 2 or not isinstance(path, str):
+        return None
+    command = [sys.executable, "-m", "armory.ledger.shape_check", path, str(member.at)]
+    command += [str(member.size), book]
+    try:
+        process = subprocess.Popen(  # noqa: S603 -- this interpreter, arguments as a list
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         )
-    return count, bytes(leaves), frontier.root(), old_root
+    except OSError:
+        return None  # no way to start one here: the check runs in this process
+
+    def wait() -> tuple[int, ShapeVerdict] | None:
+        out, _ = process.communicate()
+        if process.returncode != 0:
+            return None
+        try:
+            said = orjson.loads(out)
+            crc, fault = said["crc"], said["fault"]
+        except (orjson.JSONDecodeError, TypeError, KeyError):
+            return None
+        if fault is None:
+            return int(crc), ()
+        return int(crc), (str(fault[0]), None if fault[1] is None else int(fault[1]))
+
+    return wait
+
+
+def shapes_in_file(path: str, at: int, size: int, book: str) -> tuple[int, ShapeVerdict]:
+    """The second process's work: the CRC-32 of the bytes read and the first malformed line."""
+    with open(path, "rb") as source:  # noqa: PTH123 -- a plain handle for _chunks
+        try:
+            return _check_shapes(_chunks(source, _Member(at, size)), book), ()
+        except VerificationFailed as problem:
+            return 0, (problem.message, problem.index)
+
+
+def _shape_verdict(elsewhere: Elsewhere, member: _Member) -> ShapeVerdict | None:
+    """The second process's verdict: () for every line well-formed, (message, index) for the
+    first that is not; None when it could not give one for these very bytes."""
+    answer = elsewhere()
+    if answer is None:
+        return None
+    crc, verdict = answer
+    if verdict:
+        return verdict
+    return () if crc == member.crc else None
 
 
 # RFC 8259 whitespace other than the newline that ends a line: the parser skips it around a

@@ -8,7 +8,8 @@ import json
 import random
 import struct
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -247,6 +248,82 @@ def test_tampered_entries_fail_naming_the_first_entry_at_fault(
     assert f"entry {index}" in failure.message
 
 
+def verdict_from_file(data: bytes, folder: Path) -> BundleReport | VerificationFailed:
+    path = folder / f"bundle-{hashlib.sha256(data).hexdigest()[:12]}.zip"
+    path.write_bytes(data)
+    try:
+        with path.open("rb") as source:
+            return verify_bundle(source, SIGNER.verifier(), None)
+    except VerificationFailed as failure:
+        return failure
+
+
+def test_with_a_second_process_checking_the_lines_the_verdicts_are_the_same(
+    sound: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = b"".join(line + b"\n" for line in entries())
+    cases = {
+        "sound": sound,
+        "edited": with_member(
+            sound, "entries.jsonl", b"".join(x + b"\n" for x in edited(entries()))
+        ),
+        "index": with_member(sound, "entries.jsonl", whole.replace(b'"index":3', b'"index":30')),
+        "time": with_member(
+            sound, "entries.jsonl", whole.replace(entry(3), entry(3, time="2026-11-24 10:00"))
+        ),
+        "cut-short": with_member(sound, "entries.jsonl", whole[:-1]),
+        # A malformed line comes before the missing newline, as in one pass.
+        "both": with_member(sound, "entries.jsonl", whole.replace(entry(2), b"[1]")[:-1]),
+    }
+    alone = {name: verdict_from_file(data, tmp_path) for name, data in cases.items()}
+    monkeypatch.setattr(bundle, "PARALLEL_FROM", 0)
+    started: list[object] = []
+    start = bundle._shapes_elsewhere
+
+    def counted(*args: object) -> object:
+        started.append(start(*args))  # type: ignore[arg-type]
+        return started[-1]
+
+    monkeypatch.setattr(bundle, "_shapes_elsewhere", counted)
+    checked_here: list[str] = []
+    check_here = bundle._check_shapes
+
+    def fallback(chunks: Iterable[bytes], book: str) -> int:
+        checked_here.append(book)
+        return check_here(chunks, book)
+
+    monkeypatch.setattr(bundle, "_check_shapes", fallback)  # this process's copy only
+    for name, data in cases.items():
+        paired = verdict_from_file(data, tmp_path)
+        assert type(paired) is type(alone[name]), name
+        if isinstance(paired, VerificationFailed):
+            assert isinstance(alone[name], VerificationFailed)
+            assert (paired.message, paired.index) == (alone[name].message, alone[name].index)
+        else:
+            assert paired == alone[name], name
+    assert len(started) == len(cases)
+    assert all(future is not None for future in started)
+    assert checked_here == []  # every verdict came from the second process
+    assert isinstance(alone["sound"], BundleReport)
+    assert isinstance(alone["both"], VerificationFailed)
+    assert alone["both"].index == 2
+
+
+def test_a_second_process_that_read_other_bytes_is_not_believed(
+    sound: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = b"".join(line + b"\n" for line in entries())
+    forged = with_member(sound, "entries.jsonl", whole.replace(b'"index":3', b'"index":30'))
+    # "Every line is fine", of bytes with another CRC-32.
+    monkeypatch.setattr(bundle, "_shapes_elsewhere", lambda *_args: lambda: (12345, ()))
+
+    failure = verdict_from_file(forged, tmp_path)
+
+    assert isinstance(failure, VerificationFailed)
+    assert failure.index == 3
+    assert "says it is entry 30" in failure.message
+
+
 def test_an_entries_file_without_its_last_newline_fails_naming_the_last_entry(
     sound: bytes,
 ) -> None:
@@ -478,3 +555,16 @@ def test_a_bundle_with_any_stretch_replaced_is_answered_with_an_armory_error(
     if altered != sound:
         with pytest.raises(ArmoryError):
             verify_bundle(io.BytesIO(altered))
+
+
+def test_a_second_process_that_fails_gives_no_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle, "PARALLEL_FROM", 0)
+    gone = io.BytesIO(b"")
+    gone.name = str(tmp_path / "gone.zip")  # type: ignore[misc]  # a file that is not there
+    member = bundle._Member(0, 1 << 20, 0)
+    elsewhere = bundle._shapes_elsewhere(gone, member, BOOK)
+    assert elsewhere is not None
+    assert elsewhere() is None
+    assert bundle._shape_verdict(lambda: None, member) is None
