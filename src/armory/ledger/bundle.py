@@ -490,7 +490,7 @@ def _shapes_elsewhere(source: BinaryIO, member: _Member, book: str) -> Elsewhere
         process = subprocess.Popen(  # noqa: S603 -- this interpreter, arguments as a list
             command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         )
-    except OSError:
+    except (OSError, ValueError):  # ValueError: an argument no process can be given
         return None  # no way to start one here: the check runs in this process
 
     def wait() -> tuple[int, ShapeVerdict] | None:
@@ -499,12 +499,12 @@ def _shapes_elsewhere(source: BinaryIO, member: _Member, book: str) -> Elsewhere
             return None
         try:
             said = orjson.loads(out)
-            crc, fault = said["crc"], said["fault"]
-        except (orjson.JSONDecodeError, TypeError, KeyError):
-            return None
-        if fault is None:
-            return int(crc), ()
-        return int(crc), (str(fault[0]), None if fault[1] is None else int(fault[1]))
+            crc, fault = int(said["crc"]), said["fault"]
+            if fault is None:
+                return crc, ()
+            return crc, (str(fault[0]), None if fault[1] is None else int(fault[1]))
+        except (orjson.JSONDecodeError, TypeError, KeyError, IndexError, ValueError):
+            return None  # not what shape_check prints: no verdict
 
     return wait
 

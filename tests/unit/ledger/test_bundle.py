@@ -568,3 +568,5 @@ def test_a_second_process_that_fails_gives_no_verdict(
     assert elsewhere is not None
     assert elsewhere() is None
     assert bundle._shape_verdict(lambda: None, member) is None
+    # An argument no process can be given: no second process, and no error either.
+    assert bundle._shapes_elsewhere(gone, member, "prod\x00") is None
