@@ -181,13 +181,13 @@ def named_items(value: Any, key: str | None = None) -> list[str]:
 
 
 def _collect(value: Any, key: str | None, found: dict[str, None]) -> None:
-    # Exact types first: event data is plain JSON, and this runs for every value of every
-    # event in a rebuild; other mappings and sequences are still walked.
-    kind = type(value)
-    if kind is str or (kind not in _PLAIN and isinstance(value, str)):
+    # Event data is plain JSON, looked at by exact type: this runs for every value of every
+    # event in a rebuild.
+    kind = type(value) if type(value) in _PLAIN else _walked_as(value)
+    if kind is str:
         if key in ITEM_FIELDS:
             found[value] = None
-    elif kind is dict or (kind not in _PLAIN and isinstance(value, Mapping)):
+    elif kind is dict:
         if key == "from" and value.keys() == {"book", "index"}:
             found[f"{value['book']}#{value['index']}"] = None
             return
@@ -197,9 +197,20 @@ def _collect(value: Any, key: str | None, found: dict[str, None]) -> None:
             return
         for name, item in value.items():
             _collect(item, name, found)
-    elif kind is list or kind is tuple or (kind not in _PLAIN and isinstance(value, list | tuple)):
+    elif kind is list or kind is tuple:
         for item in value:
             _collect(item, key, found)
 
 
 _PLAIN = frozenset({int, float, bool, type(None), str, dict, list, tuple})
+
+
+def _walked_as(value: Any) -> type | None:
+    """A subclass, or another mapping or sequence, is walked as the plain type it stands for."""
+    if isinstance(value, str):
+        return str
+    if isinstance(value, Mapping):
+        return dict
+    if isinstance(value, list | tuple):
+        return list
+    return None

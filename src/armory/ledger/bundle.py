@@ -425,18 +425,14 @@ def _hash_entries(
     source: BinaryIO, member: _Member, book: str, size: int, old: Checkpoint | None, check: bool
 ) -> tuple[int, bytes, bytes, bytes | None, bool]:
     sha256 = hashlib.sha256  # bound locally: the loops below run once per entry
-    shape = _check_entry_shape
     frontier = Frontier()
     leaves = bytearray()
     old_root: bytes | None = None
     count = 0
-    rest = b""
-    for chunk in _chunks(source, member):
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
+    tail: list[bytes] = []
+    for lines in _whole_lines(_chunks(source, member), tail):
         if check:
-            for index, line in enumerate(lines, count):
-                shape(line, index, book)
+            _check_lines(lines, count, book)
         signed = lines[: max(size - count, 0)]
         count += len(lines)
         hashes = [sha256(b"\x00" + line).digest() for line in signed]
@@ -447,23 +443,32 @@ def _hash_entries(
             old_root = frontier.root()
             hashes = hashes[cut:]
         frontier.extend(hashes)
-    return count, bytes(leaves), frontier.root(), old_root, bool(rest)
+    return count, bytes(leaves), frontier.root(), old_root, bool(tail[0])
 
 
-def _check_shapes(chunks: Iterable[bytes], book: str) -> int:
-    """Check the shape of every whole line; return the CRC-32 of the bytes read."""
-    shape = _check_entry_shape
-    crc = 0
-    count = 0
+def _whole_lines(chunks: Iterable[bytes], tail: list[bytes]) -> Iterator[list[bytes]]:
+    """The lines ended by a newline, a chunk's worth at a time; what follows the last newline
+    is appended to `tail` once the chunks are read."""
     rest = b""
     for chunk in chunks:
-        crc = zlib.crc32(chunk, crc)
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
-        for index, line in enumerate(lines, count):
-            shape(line, index, book)
+        yield lines
+    tail.append(rest)
+
+
+def _check_lines(lines: list[bytes], first: int, book: str) -> None:
+    shape = _check_entry_shape  # bound locally: runs once per entry
+    for index, line in enumerate(lines, first):
+        shape(line, index, book)
+
+
+def _check_shapes(chunks: Iterable[bytes], book: str) -> None:
+    """Check the shape of every whole line."""
+    count = 0
+    for lines in _whole_lines(chunks, []):
+        _check_lines(lines, count, book)
         count += len(lines)
-    return crc
 
 
 # Entries from which a bundle's lines are checked by a second process (about 100,000 entries).
@@ -511,11 +516,20 @@ def _shapes_elsewhere(source: BinaryIO, member: _Member, book: str) -> Elsewhere
 
 def shapes_in_file(path: str, at: int, size: int, book: str) -> tuple[int, ShapeVerdict]:
     """The second process's work: the CRC-32 of the bytes read and the first malformed line."""
+    crc = 0
+
+    def read(source: BinaryIO) -> Iterator[bytes]:
+        nonlocal crc
+        for chunk in _chunks(source, _Member(at, size)):
+            crc = zlib.crc32(chunk, crc)
+            yield chunk
+
     with open(path, "rb") as source:  # noqa: PTH123 -- a plain handle for _chunks
         try:
-            return _check_shapes(_chunks(source, _Member(at, size)), book), ()
+            _check_shapes(read(source), book)
         except VerificationFailed as problem:
             return 0, (problem.message, problem.index)
+    return crc, ()
 
 
 def _shape_verdict(elsewhere: Elsewhere, member: _Member) -> ShapeVerdict | None:

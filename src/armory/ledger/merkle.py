@@ -94,7 +94,7 @@ def inclusion_ranges(index: int, size: int) -> list[Range]:
     path: list[Range] = []
     start, end = 0, size
     while end - start > 1:
-        k = 1 << ((end - start - 1).bit_length() - 1)  # split_point, inlined: a hot loop
+        k = split_point(end - start)
         if index - start < k:
             path.append((start + k, end))
             end = start + k
@@ -114,7 +114,7 @@ def consistency_ranges(old: int, new: int) -> list[Range]:
     start, end = 0, new
     covers_old_root = True  # SUBPROOF's b: the old tree is exactly this subtree's left edge
     while old - start != end - start:
-        k = 1 << ((end - start - 1).bit_length() - 1)  # split_point, inlined: a hot loop
+        k = split_point(end - start)
         if old - start <= k:
             path.append((start + k, end))
             end = start + k

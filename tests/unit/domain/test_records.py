@@ -1,15 +1,19 @@
 """The state's records are copied by evolve without calling their classes again: that holds only
-while they stay plain frozen dataclasses, which these tests keep true."""
+while they stay plain frozen dataclasses, which these tests keep true. And the walk that finds
+the items an event names, which reads the same plain data."""
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+from types import MappingProxyType
 
 import pytest
 
 from armory.domain import state
 from armory.domain.evolve import _with
+from armory.domain.projections import named_items
+from armory.domain.schema import Date
 
 RECORDS = [
     cls
@@ -43,3 +47,25 @@ def test_a_copy_with_changes_equals_dataclasses_replace_and_leaves_the_original(
 def test_a_copy_refuses_a_field_the_record_does_not_have() -> None:
     with pytest.raises(TypeError, match="BookState has no field \\['sise'\\]"):
         _with(state.BookState(), sise=4)
+
+
+def test_the_items_an_event_names_are_found_in_plain_json_and_in_other_mappings() -> None:
+    plain = {
+        "firearm": "R1",
+        "rounds": [{"chamber": 1, "box": "D1"}, {"chamber": 2, "box": "D1"}],
+        "from": {"book": "rental", "index": 7},
+        "counts": {"D2": 50, "B1": 12},
+        "note": "R9 is not an item field",
+    }
+    assert named_items(plain) == ["R1", "D1", "rental#7", "D2", "B1"]
+    # The same data as a read-only mapping, tuples and a str subclass: walked the same way.
+    other = MappingProxyType(
+        {
+            "firearm": Date("R1"),
+            "rounds": ({"chamber": 1, "box": "D1"}, MappingProxyType({"box": "D1"})),
+            "from": MappingProxyType({"book": "rental", "index": 7}),
+            "counts": MappingProxyType({"D2": 50, "B1": 12}),
+            "note": "R9 is not an item field",
+        }
+    )
+    assert named_items(other) == named_items(plain)
