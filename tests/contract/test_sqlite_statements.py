@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from armory.adapters.sql import store
@@ -88,3 +89,30 @@ def test_values_are_flattened_in_row_order_with_bytes_as_bytearrays() -> None:
     values = store._sqlite_values(rows)
     assert values == [0, bytearray(b"{}"), bytearray(b"h" * 32), 1, bytearray(b"[]"), b"g" * 64]
     assert [type(v) for v in values] == [int, bytearray, bytearray] * 2
+
+
+def test_the_stores_own_connection_is_reused_and_never_left_inside_a_transaction(
+    sqlite_url: str,
+) -> None:
+    service, engine = sql_ledger(sqlite_url)
+    other, other_engine = sql_ledger(sqlite_url)
+    engine.dispose()  # the store's first connection is made below, where it is counted
+    opened: list[sqlite3.Connection] = []
+    event.listen(engine, "connect", lambda connection, _record: opened.append(connection))
+    try:
+        service.create_book("demo", "production", "Demo", "admin")
+        for n in range(20):
+            service.append("demo", drafts(1, start=n))
+            assert service.store.size("demo") == n + 2
+        with pytest.raises(RuntimeError, match="the command failed"), service.store.write("demo"):
+            raise RuntimeError("the command failed")
+        other.append("demo", drafts(1, start=99))  # the failed append let go of the write lock
+        assert service.store.size("demo") == 22  # and reads see what others committed since
+        assert bodies(service, "demo") == bodies(other, "demo")
+        assert len(opened) == 1
+        service.store.close()
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            opened[0].execute("SELECT 1")
+    finally:
+        engine.dispose()
+        other_engine.dispose()

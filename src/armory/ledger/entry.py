@@ -42,8 +42,8 @@ def format_time(moment: datetime) -> str:
     """UTC with milliseconds, the form every entry's `time` has: 2026-11-24T10:00:00.000Z."""
     if moment.tzinfo is None:
         raise InvalidInput("entry times must carry a time zone")
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat is C and truncates to milliseconds as strftime did; in UTC it ends "+00:00".
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def check_book_id(book: str) -> str:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Engine, select
@@ -245,6 +245,30 @@ class SqlBookWriter:
             self._cursor.execute(_sqlite_index_insert(len(chunk)), values)
 
 
+class _Owned:
+    """A SQLite driver connection a store keeps itself, outside SQLAlchemy's pool, with the
+    methods of a pooled one that the store uses."""
+
+    __slots__ = ("driver_connection",)
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.driver_connection = connection
+
+    def cursor(self) -> sqlite3.Cursor:
+        return self.driver_connection.cursor()
+
+    def commit(self) -> None:
+        self.driver_connection.commit()
+
+    def rollback(self) -> None:
+        self.driver_connection.rollback()
+
+    def close(self) -> None:
+        self.driver_connection.close()
+
+    invalidate = close  # nothing else shares it
+
+
 class SqlLedgerStore:
     """The ledger store on a SQL database (SQLite or PostgreSQL)."""
 
@@ -268,6 +292,13 @@ class SqlLedgerStore:
         self._writers: dict[str, threading.Lock] = {}
         self._writers_lock = threading.Lock()
         self._wal = WalCheckpointer(engine) if self.dialect == "sqlite" else None
+        # SQLite: the driver connections this store's appends and reads take turns on, kept
+        # out of SQLAlchemy's pool. A turn is a pop and an append on a list (atomic in Python)
+        # where the pool's check-out, reset and check-in cost a sixth of a one-entry append
+        # (docs/architecture.md). There are never more than threads using the store at once.
+        # PostgreSQL keeps the pool: it pings idle connections and bounds how many are open.
+        self._idle: list[Any] | None = [] if self.sql.sqlite else None
+        self._closed = False
         # Reads of immutable rows, each one statement or chunks that need no common snapshot:
         # on PostgreSQL outside a transaction, which spares a BEGIN and a ROLLBACK round trip.
         self._reads = (
@@ -290,12 +321,15 @@ class SqlLedgerStore:
         except (OSError, sqlite3.Error) as problem:
             raise StorageError(f"cannot write the backup {target}: {problem}") from None
         finally:
-            raw.close()
+            self._release(raw)
 
     def close(self) -> None:
-        """Finish background work (the last WAL checkpoint on SQLite)."""
+        """Finish background work (the last WAL checkpoint on SQLite); close its connections."""
+        self._closed = True
         if self._wal is not None:
             self._wal.stop()
+        while self._idle:
+            self._idle.pop().close()
 
     @contextmanager
     def write(
@@ -342,31 +376,54 @@ class SqlLedgerStore:
                 if bulk and self._wal is not None:
                     self._wal.committed(writer.written)
             except BaseException:
-                self._abandon(raw)
+                if not self._abandon(raw):
+                    raw = None
                 raise
             finally:
-                if bulk:
+                if bulk and raw is not None:
                     cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
                 cursor.close()
         except self._operational_error as problem:
             raise StorageError(f"the database refused the append: {one_line(problem)}") from None
         finally:
-            raw.close()
+            if raw is not None:
+                self._release(raw)
 
-    def _abandon(self, raw: Any) -> None:
-        """Roll back a failed append; a connection that cannot even do that (the server went
-        away) is dropped, so the pool never hands it out again."""
+    def _abandon(self, raw: Any) -> bool:
+        """Roll back a failed append; False for a connection that cannot even do that (the
+        server went away), which is dropped so that it is never handed out again."""
         try:
             raw.rollback()
         except self._operational_error:
             raw.invalidate()
+            return False
+        return True
 
     def _connect(self) -> Any:
-        """A pooled driver connection, or a StorageError a person can read."""
+        """A driver connection (SQLite: this store's own, else the pool's), or a StorageError
+        a person can read. Give it back with `_release`."""
+        if self._idle:
+            try:
+                return self._idle.pop()
+            except IndexError:
+                pass  # another thread took the last one between the test and the pop
         try:
-            return self.engine.raw_connection()
+            raw = self.engine.raw_connection()
         except (SQLAlchemyError, self._operational_error) as problem:
             raise StorageError(f"the database is not reachable: {one_line(problem)}") from None
+        if self._idle is None:
+            return raw
+        # Made by the pool, so set up as every connection is (schema.py), then this store's.
+        connection = cast(sqlite3.Connection, raw.dbapi_connection)
+        raw.detach()
+        return _Owned(connection)
+
+    def _release(self, raw: Any) -> None:
+        """Give back a connection from `_connect`, with no transaction open."""
+        if self._idle is not None and not self._closed:
+            self._idle.append(raw)
+        else:
+            raw.close()
 
     def _open_writer(self, raw: Any, cursor: Any, book: str, known: int | None) -> SqlBookWriter:
         """Lock the book and read its size; both sent at once when its key base is `known`."""
@@ -421,9 +478,12 @@ class SqlLedgerStore:
         own statement handling would cost more than the query (docs/benchmarks.md)."""
         raw = self._connect()
         try:
-            return read_rows(raw, sql, params)
-        finally:
-            raw.close()
+            rows = read_rows(raw, sql, params)
+        except BaseException:
+            raw.close()  # a statement may be left open in it: never handed out again
+            raise
+        self._release(raw)
+        return rows
 
     def _base(self, book: str) -> int | None:
         """The key base of a book's entries (its number << INDEX_BITS); None if no such book."""
@@ -513,11 +573,14 @@ class SqlLedgerStore:
             raw.commit()
             cursor.close()
         except self._operational_error as problem:
+            if not self._abandon(raw):
+                raw = None
             raise StorageError(
                 f"the database refused to keep a checkpoint: {one_line(problem)}"
             ) from None
         finally:
-            raw.close()
+            if raw is not None:
+                self._release(raw)
 
     def entries_naming(self, book: str, item: str) -> list[int]:
         """The indices of the entries that name `item`, in order."""
