@@ -99,6 +99,22 @@ def test_proof_requests_outside_the_book_are_refused(ledger: LedgerService) -> N
         ledger.inclusion_proof("demo", 0, size=5)
 
 
+def test_a_fresh_process_asked_first_for_a_proof_checks_the_book_and_the_size(
+    ledger: LedgerService, reopen: Callable[[], LedgerService]
+) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+    ledger.append("demo", drafts(4))
+    with pytest.raises(NotFound, match="'nowhere' does not exist"):
+        reopen().inclusion_proof("nowhere", 0, size=1)
+    with pytest.raises(InvalidInput, match="cannot prove at size 6"):
+        reopen().consistency_proof("demo", 2, 6)
+    fresh = reopen()
+    proof = fresh.inclusion_proof("demo", 2, size=5)
+    leaf = merkle.leaf_hash(bodies(ledger, "demo")[2])
+    merkle.verify_inclusion(leaf, 2, 5, proof, ledger.checkpoint("demo").root)
+    assert fresh.book("demo").name == "Demo"  # the record came with the size, and is kept
+
+
 def test_proof_sizes_follow_a_book_grown_by_another_process(
     ledger: LedgerService, reopen: Callable[[], LedgerService]
 ) -> None:

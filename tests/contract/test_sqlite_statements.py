@@ -116,3 +116,28 @@ def test_the_stores_own_connection_is_reused_and_never_left_inside_a_transaction
     finally:
         engine.dispose()
         other_engine.dispose()
+
+
+def test_a_fresh_processs_first_proof_takes_two_statements(sqlite_url: str) -> None:
+    writer, writer_engine = sql_ledger(sqlite_url)
+    writer.create_book("demo", "production", "Demo", "admin")
+    writer.append_many("demo", drafts(1000), commit_every=400)
+    fresh, engine = sql_ledger(sqlite_url)
+    engine.dispose()  # the store's first connection is made below, where it is traced
+    statements: list[str] = []
+
+    @event.listens_for(engine, "connect")
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(statements.append)
+
+    try:
+        proof = fresh.inclusion_proof("demo", 777, size=1001)
+        assert len(proof) == 10
+        # The book's record with its size, then the proof's nodes.
+        assert [sql.split(" FROM ")[0][:20] for sql in statements] == [
+            "SELECT b.id, b.kind,",
+            "SELECT pos, hashes",
+        ]
+    finally:
+        engine.dispose()
+        writer_engine.dispose()

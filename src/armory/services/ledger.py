@@ -313,8 +313,9 @@ class LedgerService:
     def _proof_size(self, book: str, size: int | None) -> int:
         if size is not None and 0 < size <= self._seen_sizes.get(book, 0):
             return size
-        self.book(book)
-        current = self.store.size(book)
+        current = self.store.size(book)  # a book has at least its creation entry
+        if current == 0:
+            self.book(book)  # NotFound, naming the book
         if current > self._seen_sizes.get(book, 0):
             self._seen_sizes[book] = current
         if size is None:

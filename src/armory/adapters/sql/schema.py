@@ -18,6 +18,7 @@ WRITE_OPTION = "armory_write"  # execution option: this transaction will append
 PING_AFTER_IDLE = 5.0  # seconds a PostgreSQL connection may sit unused before it is pinged
 RETURNED_AT = "armory_returned_at"  # where a pooled connection's last return is noted
 AUTOCHECKPOINT_PAGES = 1000  # SQLite's default: the log is copied back every ~4 MiB
+MMAP_BYTES = 0x7FFF0000  # SQLite's default cap on memory-mapped reads (SQLITE_MAX_MMAP_SIZE)
 
 
 def make_engine(url: str) -> Engine:
@@ -99,6 +100,11 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")  # an acknowledged append survives power loss
         cursor.execute("PRAGMA busy_timeout=60000")
+        # Reads map the database file instead of copying each page in with a system call: a
+        # proof reads about ten random rows of a large book, and its median fell from 0.155 ms
+        # to 0.085 ms at a million entries (docs/architecture.md). Writes still go through the
+        # log. Up to SQLite's own cap (2 GiB unless built otherwise); beyond it, reads copy.
+        cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         # SQLite's own checkpoints keep the log small for everyday appends; bulk appends turn
         # them off for their transaction and leave the copy to WalCheckpointer. A log that grew
         # in a bulk append is cut back to 64 MiB when it restarts.

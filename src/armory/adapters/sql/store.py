@@ -70,6 +70,12 @@ class _Sql:
         )
         self.copy_entries = "COPY entries (pos, body, hashes) FROM STDIN"
         self.book_record = style("SELECT id, kind, name, created_at, no FROM books WHERE id = ?")
+        # The same and the book's last key, in one statement: a process's first look at a book.
+        self.book_and_last = style(
+            "SELECT b.id, b.kind, b.name, b.created_at, b.no, "
+            "(SELECT max(pos) FROM entries WHERE pos >= b.no * ? AND pos < (b.no + 1) * ?) "
+            "FROM books b WHERE b.id = ?"
+        )
         self.nodes_prefix = "SELECT pos, hashes FROM entries WHERE pos IN ("
         self.entries_since = style(
             "SELECT pos, body, hashes FROM entries WHERE pos >= ? AND pos < ? ORDER BY pos"
@@ -500,11 +506,12 @@ class SqlLedgerStore:
     def _fetch_book(self, book: str) -> BookRecord | None:
         """A book's record and key base, in one query, both remembered once found."""
         found = self._query(self.sql.book_record, (book,))
-        if not found:
-            return None
-        book_id, kind, name, created_at, number = found[0]
-        self._bases[book] = int(number) << INDEX_BITS
-        record = self._records[book] = BookRecord(book_id, kind, name, created_at)
+        return self._remember(found[0]) if found else None
+
+    def _remember(self, row: Sequence[Any]) -> BookRecord:
+        book_id, kind, name, created_at, number = row
+        self._bases[book_id] = int(number) << INDEX_BITS
+        record = self._records[book_id] = BookRecord(book_id, kind, name, created_at)
         return record
 
     def books(self) -> list[BookRecord]:
@@ -513,10 +520,18 @@ class SqlLedgerStore:
         return [BookRecord(**row._mapping) for row in rows]
 
     def size(self, book: str) -> int:
-        base = self._base(book)
+        base = self._bases.get(book)
         if base is None:
-            return 0
-        last = self._query(self.sql.last_pos, (base, base + INDEX_MASK + 1))[0][0]
+            # A book this process has not seen yet: its record and size in one query.
+            step = INDEX_MASK + 1
+            found = self._query(self.sql.book_and_last, (step, step, book))
+            if not found:
+                return 0
+            *record, last = found[0]
+            self._remember(record)
+            base = self._bases[book]
+        else:
+            last = self._query(self.sql.last_pos, (base, base + INDEX_MASK + 1))[0][0]
         return 0 if last is None else int(last) - base + 1
 
     def read_nodes(self, book: str, nodes: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
