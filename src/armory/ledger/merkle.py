@@ -94,7 +94,7 @@ def inclusion_ranges(index: int, size: int) -> list[Range]:
     path: list[Range] = []
     start, end = 0, size
     while end - start > 1:
-        k = split_point(end - start)
+        k = 1 << ((end - start - 1).bit_length() - 1)  # split_point, inline: once per level
         if index - start < k:
             path.append((start + k, end))
             end = start + k
@@ -114,7 +114,7 @@ def consistency_ranges(old: int, new: int) -> list[Range]:
     start, end = 0, new
     covers_old_root = True  # SUBPROOF's b: the old tree is exactly this subtree's left edge
     while old - start != end - start:
-        k = split_point(end - start)
+        k = 1 << ((end - start - 1).bit_length() - 1)  # split_point, inline: once per level
         if old - start <= k:
             path.append((start + k, end))
             end = start + k
@@ -130,16 +130,32 @@ def consistency_ranges(old: int, new: int) -> list[Range]:
 
 def read_ranges(ranges: Sequence[Range], read: NodeReader) -> list[bytes]:
     """The hashes of leaf ranges, fetching every node they need in one read."""
-    plans = [range_nodes(start, end) for start, end in ranges]
-    wanted = sorted({node for plan in plans for node in plan})
-    found = read(wanted)
-    missing = [node for node in wanted if node not in found]
-    if missing:
+    # All but at most one range of a proof is a perfect subtree, one node: planned inline,
+    # without the general decomposition (a warm proof is mostly this bookkeeping).
+    plans: list[NodeId | list[NodeId]] = []
+    wanted: set[NodeId] = set()
+    for start, end in ranges:
+        width = end - start
+        if width and not width & (width - 1):
+            level = width.bit_length() - 1
+            node = (level, start >> level)
+            plans.append(node)
+            wanted.add(node)
+        else:
+            nodes = range_nodes(start, end)
+            plans.append(nodes)
+            wanted.update(nodes)
+    found = read(list(wanted))
+    if not found.keys() >= wanted:
+        missing = min(node for node in wanted if node not in found)
         raise VerificationFailed(
-            f"the tree is missing node {missing[0]}: run `armory verify --book` to find the damage",
-            index=node_home(missing[0])[0],
+            f"the tree is missing node {missing}: run `armory verify --book` to find the damage",
+            index=node_home(missing)[0],
         )
-    return [fold_right([found[node] for node in plan]) for plan in plans]
+    return [
+        found[plan] if isinstance(plan, tuple) else fold_right([found[node] for node in plan])
+        for plan in plans
+    ]
 
 
 def inclusion_proof(index: int, size: int, read: NodeReader) -> list[bytes]:

@@ -284,3 +284,21 @@ def test_roots_equal_those_of_pymerkle_an_independent_implementation(size: int) 
     assert merkle.root_of(merkle.leaf_hash(e) for e in entries) == oracle.get_root()
     for old in {1, size // 2 or 1, size}:
         assert merkle.root_at(old, Tree(entries).read) == oracle.get_root(old)
+
+
+def test_a_proof_whose_node_the_store_lacks_names_the_lowest_missing_node_and_its_entry() -> None:
+    tree = Tree([b"entry %d" % n for n in range(13)])
+    plan = merkle.inclusion_ranges(5, 13)
+    needed = {node for start, end in plan for node in merkle.range_nodes(start, end)}
+    lost = sorted(needed)[1:3]
+    extra = {node: tree.nodes[node] for node in sorted(tree.nodes.keys() - needed)[:3]}
+
+    def damaged(wanted: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        # Answers more than it was asked for, yet not everything it was asked for.
+        found = {node: tree.nodes[node] for node in wanted if node not in lost}
+        return {**found, **extra}
+
+    with pytest.raises(VerificationFailed, match="missing node") as failed:
+        merkle.inclusion_proof(5, 13, damaged)
+    assert f"missing node {lost[0]}" in str(failed.value)
+    assert failed.value.index == merkle.node_home(lost[0])[0]

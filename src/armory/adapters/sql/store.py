@@ -540,7 +540,9 @@ class SqlLedgerStore:
         base = self._base(book)
         if base is None:
             return {}
-        cache = self._nodes.setdefault(base, {})
+        cache = self._nodes.get(base)
+        if cache is None:
+            cache = self._nodes.setdefault(base, {})
         found: dict[NodeId, bytes] = {}
         missing: list[NodeId] = []
         for node in nodes:
