@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from armory.adapters.sql import store
+from armory.adapters.sql import schema, store
 from tests.contract.conftest import sql_ledger
 from tests.contract.test_ledger import bodies, drafts
 
@@ -141,3 +141,39 @@ def test_a_fresh_processs_first_proof_takes_two_statements(sqlite_url: str) -> N
     finally:
         engine.dispose()
         writer_engine.dispose()
+
+
+def test_an_append_whose_rollback_fails_reports_its_own_error_and_drops_the_connection(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, engine = sql_ledger(sqlite_url)
+    try:
+        service.create_book("demo", "production", "Demo", "admin")
+
+        def rollback(_connection: object) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(store._Owned, "rollback", rollback)
+        with pytest.raises(RuntimeError, match="the command failed"), service.store.write("demo"):
+            raise RuntimeError("the command failed")
+        monkeypatch.undo()
+        assert service.store._idle == []  # closed, not handed out again
+        service.append("demo", drafts(1))  # on a new connection
+        assert service.verify_book("demo").size == 2
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_connections_read_through_a_memory_map(sqlite_url: str) -> None:
+    service, engine = sql_ledger(sqlite_url)
+    try:
+        service.create_book("demo", "production", "Demo", "admin")
+        raw = engine.raw_connection()
+        try:
+            (mapped,) = raw.driver_connection.execute("PRAGMA mmap_size").fetchone()
+        finally:
+            raw.close()
+        # Ours, or less where the library was built with a lower cap (it is never raised).
+        assert 0 < mapped <= schema.MMAP_BYTES
+    finally:
+        engine.dispose()

@@ -386,9 +386,10 @@ class SqlLedgerStore:
                     raw = None
                 raise
             finally:
-                if bulk and raw is not None:
-                    cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
-                cursor.close()
+                if raw is not None:  # else it is closed, and its cursor with it
+                    if bulk:
+                        cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+                    cursor.close()
         except self._operational_error as problem:
             raise StorageError(f"the database refused the append: {one_line(problem)}") from None
         finally:
