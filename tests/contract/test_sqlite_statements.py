@@ -4,14 +4,27 @@ values are bound."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from armory.adapters.sql import schema, store
+from armory.services.ledger import LedgerService
 from tests.contract.conftest import sql_ledger
 from tests.contract.test_ledger import bodies, drafts
+
+Ledger = tuple[LedgerService, Engine]
+
+
+@pytest.fixture
+def demo(sqlite_url: str) -> Iterator[Ledger]:
+    """A ledger on SQLite, and its engine, with the book `demo` created."""
+    service, engine = sql_ledger(sqlite_url)
+    service.create_book("demo", "production", "Demo", "admin")
+    yield service, engine
+    engine.dispose()
 
 
 def _inserted_rows(sql: str) -> int:
@@ -48,40 +61,32 @@ def test_a_bulk_append_splits_its_inserts_to_fit_the_librarys_limit_on_bound_val
 
 
 def test_a_bulk_append_bigger_than_one_statement_stores_every_entry_in_its_place(
-    sqlite_url: str,
+    demo: Ledger,
 ) -> None:
+    service, _engine = demo
     count = store.SQLITE_ROWS_PER_INSERT * 2 + 7
-    service, engine = sql_ledger(sqlite_url)
-    try:
-        service.create_book("demo", "production", "Demo", "admin")
-        imported = service.append_many("demo", drafts(count))
-        assert (imported.first, imported.count) == (1, count)
-        # verify_book recomputes every leaf and interior hash and checks each row's index.
-        assert service.verify_book("demo").size == count + 1
-        assert len(bodies(service, "demo")) == count + 1
-    finally:
-        engine.dispose()
+    imported = service.append_many("demo", drafts(count))
+    assert (imported.first, imported.count) == (1, count)
+    # verify_book recomputes every leaf and interior hash and checks each row's index.
+    assert service.verify_book("demo").size == count + 1
+    assert len(bodies(service, "demo")) == count + 1
 
 
-def test_entries_are_stored_as_blobs_and_read_back_as_the_bytes_appended(sqlite_url: str) -> None:
+def test_entries_are_stored_as_blobs_and_read_back_as_the_bytes_appended(demo: Ledger) -> None:
     # The byte strings are bound as bytearrays (a faster path of the driver): the column must
     # still hold BLOBs, equal to what was appended, in single and bulk appends alike.
-    service, engine = sql_ledger(sqlite_url)
-    try:
-        service.create_book("demo", "production", "Demo", "admin")
-        service.append("demo", drafts(3))
-        service.append_many("demo", drafts(4))
-        with engine.connect() as connection:
-            kinds = connection.exec_driver_sql(
-                "SELECT DISTINCT typeof(body), typeof(hashes) FROM entries"
-            ).all()
-        assert kinds == [("blob", "blob")]
-        stored = bodies(service, "demo")
-        assert all(type(body) is bytes for body in stored)
-        assert len(stored) == 8
-        assert service.verify_book("demo").size == 8
-    finally:
-        engine.dispose()
+    service, engine = demo
+    service.append("demo", drafts(3))
+    service.append_many("demo", drafts(4))
+    with engine.connect() as connection:
+        kinds = connection.exec_driver_sql(
+            "SELECT DISTINCT typeof(body), typeof(hashes) FROM entries"
+        ).all()
+    assert kinds == [("blob", "blob")]
+    stored = bodies(service, "demo")
+    assert all(type(body) is bytes for body in stored)
+    assert len(stored) == 8
+    assert service.verify_book("demo").size == 8
 
 
 def test_values_are_flattened_in_row_order_with_bytes_as_bytearrays() -> None:
@@ -144,36 +149,28 @@ def test_a_fresh_processs_first_proof_takes_two_statements(sqlite_url: str) -> N
 
 
 def test_an_append_whose_rollback_fails_reports_its_own_error_and_drops_the_connection(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    demo: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service, engine = sql_ledger(sqlite_url)
+    service, _engine = demo
+
+    def rollback(_connection: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store._Owned, "rollback", rollback)
+    with pytest.raises(RuntimeError, match="the command failed"), service.store.write("demo"):
+        raise RuntimeError("the command failed")
+    monkeypatch.undo()
+    assert service.store._idle == []  # closed, not handed out again
+    service.append("demo", drafts(1))  # on a new connection
+    assert service.verify_book("demo").size == 2
+
+
+def test_sqlite_connections_read_through_a_memory_map(demo: Ledger) -> None:
+    _service, engine = demo
+    raw = engine.raw_connection()
     try:
-        service.create_book("demo", "production", "Demo", "admin")
-
-        def rollback(_connection: object) -> None:
-            raise sqlite3.OperationalError("disk I/O error")
-
-        monkeypatch.setattr(store._Owned, "rollback", rollback)
-        with pytest.raises(RuntimeError, match="the command failed"), service.store.write("demo"):
-            raise RuntimeError("the command failed")
-        monkeypatch.undo()
-        assert service.store._idle == []  # closed, not handed out again
-        service.append("demo", drafts(1))  # on a new connection
-        assert service.verify_book("demo").size == 2
+        (mapped,) = raw.driver_connection.execute("PRAGMA mmap_size").fetchone()
     finally:
-        engine.dispose()
-
-
-def test_sqlite_connections_read_through_a_memory_map(sqlite_url: str) -> None:
-    service, engine = sql_ledger(sqlite_url)
-    try:
-        service.create_book("demo", "production", "Demo", "admin")
-        raw = engine.raw_connection()
-        try:
-            (mapped,) = raw.driver_connection.execute("PRAGMA mmap_size").fetchone()
-        finally:
-            raw.close()
-        # Ours, or less where the library was built with a lower cap (it is never raised).
-        assert 0 < mapped <= schema.MMAP_BYTES
-    finally:
-        engine.dispose()
+        raw.close()
+    # Ours, or less where the library was built with a lower cap (it is never raised).
+    assert 0 < mapped <= schema.MMAP_BYTES
