@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
@@ -191,11 +192,18 @@ class SignerKey:
         return nacl.signing.SigningKey(self.seed)
 
     @cached_property
+    def _secret(self) -> bytes:
+        # libsodium's 64-byte secret key (seed and public key), for signing without a wrapper
+        # object per signature: a server signs a checkpoint after every append.
+        _public, secret = nacl.bindings.crypto_sign_seed_keypair(self.seed)
+        return bytes(secret)
+
+    @cached_property
     def public_key(self) -> bytes:
         """The 32-byte Ed25519 public key."""
         return bytes(self._signing_key.verify_key)
 
-    @property
+    @cached_property
     def key_id(self) -> int:
         """The 32-bit key ID shared with the matching verifier key."""
         return key_id(self.name, self.public_key)
@@ -206,7 +214,8 @@ class SignerKey:
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte Ed25519 signature of `message`."""
-        return self._signing_key.sign(message).signature
+        signed: bytes = nacl.bindings.crypto_sign(message, self._secret)
+        return signed[: nacl.bindings.crypto_sign_BYTES]
 
 
 @dataclass(frozen=True)
