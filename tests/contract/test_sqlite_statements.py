@@ -1,16 +1,23 @@
-"""SQLite specifics of the append path: how many rows one INSERT may carry, and how its
-values are bound."""
+"""SQLite specifics of the append path: how many rows one INSERT may carry, how its values
+are bound, and how the writers of several processes take turns."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event
 
-from armory.adapters.sql import schema, store
+from armory.adapters.sql import schema, store, turns
 from armory.services.ledger import LedgerService
 from tests.contract.conftest import sql_ledger
 from tests.contract.test_ledger import bodies, drafts
@@ -174,3 +181,78 @@ def test_sqlite_connections_read_through_a_memory_map(demo: Ledger) -> None:
         raw.close()
     # Ours, or less where the library was built with a lower cap (it is never raised).
     assert 0 < mapped <= schema.MMAP_BYTES
+
+
+def _turn_file(engine: Engine) -> Path:
+    database = engine.url.database
+    assert database is not None
+    return Path(database + turns.SUFFIX)
+
+
+def test_an_append_waits_its_turn_while_another_process_holds_the_writers_lock(
+    demo: Ledger,
+) -> None:
+    service, engine = demo
+    service.append("demo", drafts(1))  # the store opens its lock file on its first append
+    path = _turn_file(engine)
+    assert path.stat().st_mode & 0o777 == 0o600
+    appended = threading.Event()
+
+    def append() -> None:
+        service.append("demo", drafts(1))
+        appended.set()
+
+    # Another open of the same file stands for another process: flock locks exclude each other
+    # across open files, in one process or two.
+    holder = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        writer = threading.Thread(target=append)
+        writer.start()
+        assert not appended.wait(0.5), "the append went ahead while another writer had its turn"
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        assert appended.wait(10), "the append never got its turn after the lock was let go"
+        writer.join()
+    finally:
+        os.close(holder)
+    assert service.verify_book("demo").size == 3
+
+
+def test_a_writer_killed_during_its_turn_does_not_keep_the_lock(demo: Ledger) -> None:
+    service, engine = demo
+    path = _turn_file(engine)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\n"
+            "time.sleep(600)\n",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        holder.kill()
+        holder.wait(10)
+        service.append("demo", drafts(1))  # would wait forever if the dead writer kept it
+    finally:
+        holder.kill()
+        holder.wait(10)
+    assert service.verify_book("demo").size == 2
+
+
+def test_a_database_in_memory_or_on_postgresql_has_no_writers_lock_file() -> None:
+    memory = schema.make_engine("sqlite://")
+    server = schema.make_engine("postgresql+psycopg://armory@127.0.0.1:1/none")  # not opened
+    try:
+        assert isinstance(store._writer_turns(memory), contextlib.nullcontext)
+        assert isinstance(store._writer_turns(server), contextlib.nullcontext)
+    finally:
+        memory.dispose()
+        server.dispose()

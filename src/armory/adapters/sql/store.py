@@ -29,6 +29,7 @@ from armory.adapters.sql.tables import (
     checkpoints,
     item_entries,
 )
+from armory.adapters.sql.turns import WriterTurns
 from armory.adapters.sql.wal import WalCheckpointer
 from armory.errors import Conflict, InvalidInput, NotFound, StorageError
 from armory.ledger.entry import Placed, StoredEntry
@@ -297,6 +298,9 @@ class SqlLedgerStore:
         # so there it is one queue; PostgreSQL locks books apart, so there it is one per book.
         self._writers: dict[str, threading.Lock] = {}
         self._writers_lock = threading.Lock()
+        # ...and on a SQLite file, the writers of every process then queue on a lock file, so
+        # that none of them sleeps in SQLite's busy handler either (turns.py).
+        self._turns = _writer_turns(engine)
         self._wal = WalCheckpointer(engine) if self.dialect == "sqlite" else None
         # SQLite: the driver connections this store's appends and reads take turns on, kept
         # out of SQLAlchemy's pool. A turn is a pop and an append on a list (atomic in Python)
@@ -336,12 +340,14 @@ class SqlLedgerStore:
             self._wal.stop()
         while self._idle:
             self._idle.pop().close()
+        if isinstance(self._turns, WriterTurns):
+            self._turns.close()
 
     @contextmanager
     def write(
         self, book: str, create: BookRecord | None = None, bulk: bool = False
     ) -> Iterator[SqlBookWriter]:
-        with self._writer_queue(book), self._write(book, create, bulk) as writer:
+        with self._writer_queue(book), self._turns, self._write(book, create, bulk) as writer:
             yield writer
 
     def _writer_queue(self, book: str) -> threading.Lock:
@@ -628,6 +634,15 @@ def _dump(doc: Any) -> str:
     # A projection document is plain JSON from `to_json`; orjson writes it about five times
     # faster than the standard library, which was a fifteenth of a command's time.
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _writer_turns(engine: Engine) -> WriterTurns | nullcontext[None]:
+    """The turns of the processes writing a SQLite file; nothing to wait for on PostgreSQL,
+    whose books are locked apart, or on a database in memory, which no other process sees."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database.startswith((":", "file:")):
+        return nullcontext()
+    return WriterTurns(Path(database))
 
 
 def _homes(nodes: Sequence[NodeId], base: int) -> tuple[dict[NodeId, tuple[int, int]], list[int]]:
