@@ -309,3 +309,40 @@ def test_what_a_server_writes_is_in_its_own_access_checks_at_once(
     outcome = service.execute(BOOK, ARMORER, {"type": "check_out", "item": "F1", "from": "safe"})
     assert outcome.ok
     assert service.recent_state(BOOK).firearms["F1"].custody.kind == "armorer"
+
+
+def test_servers_taking_turns_fold_each_others_entries_without_reading_every_document(
+    first: tuple[CommandService, Engine], second: CommandService, monkeypatch: Any
+) -> None:
+    service, _ = first
+    for server, firearm in ((service, "F1"), (second, "F2")):  # each now has the book's state
+        outcome = server.execute(BOOK, ARMORER, {"type": "check_out", "item": firearm,
+                                                 "from": "safe"})  # fmt: skip
+        assert outcome.ok, outcome.message
+    reads: list[str] = []
+    load = store_module.SqlBookWriter.load_projections
+
+    def counted(writer: store_module.SqlBookWriter) -> Any:
+        reads.append(writer.book)
+        return load(writer)
+
+    monkeypatch.setattr(store_module.SqlBookWriter, "load_projections", counted)
+    turns = [
+        (service, {"type": "check_out", "item": "D1", "from": "safe"}),
+        (second, {"type": "verify_box", "box": "D1", "count": 12, "method": "rattle",
+                  "every_round": True}),
+        (service, {"type": "load", "firearm": "F1", "scene": "S1",
+                   "rounds": [{"chamber": 1, "box": "D1"}]}),
+        (second, {"type": "store", "item": "D1", "location": "safe"}),
+    ]  # fmt: skip
+    for server, command in turns:
+        outcome = server.execute(BOOK, ARMORER, command)
+        assert outcome.ok, (command, outcome.rule, outcome.message)
+    assert reads == []
+    # The load was decided on the other server's verification, and both agree on the result.
+    assert second.state(BOOK).firearms["F1"].contents[0].content == "dummy"
+    ledger = entries(service, BOOK)
+    for server in (service, second):
+        check_invariants(server.state(BOOK), ledger)
+        assert same_state(stored_projections(server, BOOK), fold_of(server, BOOK))
+    assert service.rebuild(BOOK)[1]

@@ -213,14 +213,24 @@ class CommandService:
 
     def load_state(self, book: str, writer: BookWriter) -> tuple[BookState, BookState]:
         """The book's state as its stored projections hold it, and brought up to the writer's
-        size. The cache stands for the stored projections only when it is current; otherwise
-        the documents are read (and, if any are missing, the ledger is folded again), then the
+        size. The cache stands for the stored projections when it is current, or behind by
+        entries another process appended (and stored the projections of); otherwise the
+        documents are read (and, if any are missing, the ledger is folded again), then the
         entries another process appended are folded on top. The caller stores the difference
         between the two, so projections that were behind or damaged are repaired."""
         with self._lock:
             cached = self._states.get(book)
         if cached is not None and cached.size == writer.size:
             return cached, cached
+        if cached is not None and cached.size < writer.size:
+            # Another process appended since this one last did (two server processes take
+            # turns on a book), and stored the projections of its entries with them: they are
+            # these entries folded onto this state. Folding the few new entries here costs
+            # far less than reading every document of the book back on every turn.
+            current = cached
+            for row in writer.entries_since(cached.size):
+                current = evolve(current, _recorded(decode_entry(row.body, canonical=False)))
+            return current, current
         stored = state_from_documents(writer.load_projections())
         current = stored
         if stored.size > writer.size or not stored.complete:
