@@ -2,7 +2,8 @@
 
 A production is set up through the command service (forty armorers' firearms in the safe, their
 performers trained, a scene planned for all of them, its safety meeting held, the day open),
-then `armory serve` is started as it runs on set: one process, on this 2-core machine. The load
+then `armory serve --processes 2` is started: one server process per core of this 2-core
+machine (one process: `armory serve`'s default, for a laptop on set). The load
 tool, `python -m bench.loadgen` (asyncio and aiohttp, in its own process on the same machine),
 signs in 50 clients and runs them for a fixed time: 40 armorers each walking their firearm
 through the handover cycle and reading the board after each cycle, and 10 people reading what
@@ -39,6 +40,9 @@ WARMUP = 5.0
 TARGET_RATE = 500.0
 TARGET_P99_MS = 100.0
 BOOK = "load"
+# One server process per core: each has its own interpreter lock, and on SQLite the two take
+# turns on the book through the store's lock file (adapters/sql/turns.py).
+SERVER_PROCESSES = 2
 PASSWORD = "load-test-password"  # noqa: S105 -- the benchmark's throwaway accounts
 CHAMBERS = 6
 
@@ -211,7 +215,7 @@ def measure(settings: Settings, work: Path, label: str, seconds: float) -> dict[
     server_log = work / f"server-{label}.log"
     with server_log.open("wb") as out:
         server = subprocess.Popen(
-            [*_armory(), "serve", "--port", str(port)],
+            [*_armory(), "serve", "--port", str(port), "--processes", str(SERVER_PROCESSES)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -327,9 +331,9 @@ def run(scale: Scale, work: Path, pg: Postgres | None) -> Section:
     )
     method = [
         "Load tool: `bench/loadgen.py` (asyncio with aiohttp and uvloop), run as "
-        f"`{load_command}` in its own process against `armory serve` as it starts by default "
-        f"(uvicorn, one process, {REQUEST_THREADS} request threads) on 127.0.0.1, both on this "
-        "machine's two cores.",
+        f"`{load_command}` in its own process against `armory serve --processes "
+        f"{SERVER_PROCESSES}` (uvicorn, {SERVER_PROCESSES} server processes, one per core, each "
+        f"with {REQUEST_THREADS} request threads) on 127.0.0.1, all on this machine's two cores.",
         f"50 clients, each on its own connection: {CUSTODY_CLIENTS} armorers each walk their "
         "own firearm through check out, the pre-handover inspection witnessed by the performer "
         "and the first AD (PINs checked), hand over, take back, inspection after the return and "

@@ -15,6 +15,8 @@ DATABASE_URL_ENV = "ARMORY_DATABASE_URL"
 # in the event loop.
 REQUEST_THREADS = 4
 MAX_REQUEST_THREADS = 64
+REQUEST_THREADS_ENV = "ARMORY_REQUEST_THREADS"  # how `armory serve` tells its processes
+MAX_SERVER_PROCESSES = 16
 
 
 def default_data_dir() -> Path:

@@ -191,6 +191,9 @@ def test_errors_are_one_line_and_change_nothing(armory: ArmoryNode, tmp_path: Pa
     threads = armory("serve", "--threads", "0", check=False)
     assert threads.returncode == 1
     assert one_line(threads.stderr) == "armory: --threads must be between 1 and 64"
+    processes = armory("serve", "--processes", "0", check=False)
+    assert processes.returncode == 1
+    assert one_line(processes.stderr) == "armory: --processes must be between 1 and 16"
 
     # No refused import appended anything: the book still holds only its creation, and
     # the kind of the refused duplicate did not replace the original's.

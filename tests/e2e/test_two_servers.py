@@ -38,11 +38,13 @@ def free_port() -> int:
     return port
 
 
-def start_server(node: ArmoryNode, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    node: ArmoryNode, log: Path, processes: int = 1
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*armory_command(), "serve", "--port", str(port)],
+            [*armory_command(), "serve", "--port", str(port), "--processes", str(processes)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=node.env(),
@@ -60,8 +62,12 @@ def start_server(node: ArmoryNode, log: Path) -> tuple[subprocess.Popen[bytes], 
     raise AssertionError(f"the server did not start:\n{log.read_text()}")
 
 
-@pytest.fixture
-def two_servers(armory: ArmoryNode, tmp_path: Path) -> Iterator[list[str]]:
+@pytest.fixture(params=["two servers", "one server of two processes"])
+def two_servers(
+    armory: ArmoryNode, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[list[str]]:
+    """Two server processes on the node's database: two `armory serve`, or one started with
+    `--processes 2`, whose processes share its address (the clients use it twice)."""
     armory(
         "user", "add", "root", "--name", "Root", "--password", PASSWORD, "--pin", "9999", "--admin"
     )
@@ -75,11 +81,17 @@ def two_servers(armory: ArmoryNode, tmp_path: Path) -> Iterator[list[str]]:
     armory("do", "film", "--as", "root", "-", input=enrol)
     with ExitStack() as stack:
         urls = []
-        for n in range(2):
-            process, url = start_server(armory, tmp_path / f"server{n}.log")
+        if request.param == "two servers":
+            for n in range(2):
+                process, url = start_server(armory, tmp_path / f"server{n}.log")
+                stack.callback(process.wait, 30)
+                stack.callback(process.terminate)
+                urls.append(url)
+        else:
+            process, url = start_server(armory, tmp_path / "server.log", processes=2)
             stack.callback(process.wait, 30)
             stack.callback(process.terminate)
-            urls.append(url)
+            urls = [url, url]
         yield urls
 
 

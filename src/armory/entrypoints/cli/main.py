@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import gc
 import getpass
 import json
 import logging
@@ -22,7 +21,15 @@ from rich.progress import Progress
 from rich.table import Table
 from typer.exceptions import TyperException
 
-from armory.config import MAX_REQUEST_THREADS, REQUEST_THREADS, Settings
+from armory.config import (
+    DATA_DIR_ENV,
+    DATABASE_URL_ENV,
+    MAX_REQUEST_THREADS,
+    MAX_SERVER_PROCESSES,
+    REQUEST_THREADS,
+    REQUEST_THREADS_ENV,
+    Settings,
+)
 from armory.errors import ArmoryError, InvalidInput, NotFound, VerificationFailed
 from armory.ledger.bundle import verify_bundle
 from armory.ledger.entry import Draft, check_book_id
@@ -51,7 +58,6 @@ app.add_typer(proof_app, name="proof")
 
 PROGRESS_FROM = 1000  # lines: a file this long shows a progress bar on stderr
 DO_BATCH = 500  # commands per transaction in `armory do`: answered once durable, together
-GC_THRESHOLD = 50_000  # allocations between young collections in `armory serve` (default 700)
 
 DataDir = Annotated[
     Path | None,
@@ -652,40 +658,66 @@ def serve(
     threads: Annotated[
         int, typer.Option(help="Request threads; more only take turns under one Python lock.")
     ] = REQUEST_THREADS,
+    processes: Annotated[
+        int,
+        typer.Option(
+            help="Server processes, each with its own request threads: one per core serves "
+            "the most commands on SQLite (docs/benchmarks.md)."
+        ),
+    ] = 1,
     data_dir: DataDir = None,
 ) -> None:
     """Run the web app (the pages and the API) on this node's data."""
     import uvicorn  # noqa: PLC0415 -- the server stack is loaded only by the command that serves
 
-    from armory.entrypoints.web.app import create_app  # noqa: PLC0415 -- same reason
+    from armory.entrypoints.web.app import (  # noqa: PLC0415 -- same reason
+        create_app,
+        settle_heap,
+    )
 
     if not 1 <= threads <= MAX_REQUEST_THREADS:
         raise InvalidInput(f"--threads must be between 1 and {MAX_REQUEST_THREADS}")
+    if not 1 <= processes <= MAX_SERVER_PROCESSES:
+        raise InvalidInput(f"--processes must be between 1 and {MAX_SERVER_PROCESSES}")
     if (tls_cert is None) != (tls_key is None):
         raise InvalidInput("give both --tls-cert and --tls-key, or neither")
     for path in (tls_cert, tls_key):
         if path is not None and not path.is_file():
             raise InvalidInput(f"no such file: {path}")
-    armory = _open(data_dir)
-    app = create_app(armory, threads=threads)
-    # A server's heap is mostly long-lived (the app, the books' states): moved out of the
-    # collector's sight and collected less often, it no longer stalls every request in flight
-    # for a full collection (the tail of the HTTP latency).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD, 20, 20)
+    armory = _open(data_dir)  # a node that cannot be opened is reported before anything starts
     scheme = "https" if tls_cert else "http"
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 -- named, not bound
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "ssl_certfile": str(tls_cert) if tls_cert else None,
+        "ssl_keyfile": str(tls_key) if tls_key else None,
+    }
+    if processes > 1:
+        # Each process opens the node itself (web.app.server_process_app), from what the
+        # environment it inherits names.
+        settings = armory.settings
+        armory.close()
+        os.environ[DATA_DIR_ENV] = str(settings.data_dir)
+        os.environ[DATABASE_URL_ENV] = settings.database_url
+        os.environ[REQUEST_THREADS_ENV] = str(threads)
+        typer.echo(
+            f"Armory is serving on {scheme}://{shown}:{port}/ in {processes} processes "
+            "(Ctrl-C stops it)"
+        )
+        uvicorn.run(
+            "armory.entrypoints.web.app:server_process_app",
+            factory=True,
+            workers=processes,
+            **options,
+        )
+        return
+    app = create_app(armory, threads=threads)
+    settle_heap()
     typer.echo(f"Armory is serving on {scheme}://{shown}:{port}/ (Ctrl-C stops it)")
     try:
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            ssl_certfile=str(tls_cert) if tls_cert else None,
-            ssl_keyfile=str(tls_key) if tls_key else None,
-        )
+        uvicorn.run(app, **options)
     finally:
         armory.close()
 
