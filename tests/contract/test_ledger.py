@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 from sqlalchemy import Engine, text
@@ -16,7 +16,7 @@ from armory.ledger import merkle
 from armory.ledger.bundle import verify_bundle
 from armory.ledger.checkpoint import open_checkpoint
 from armory.ledger.entry import Draft, decode_entry
-from armory.services.ledger import LedgerService
+from armory.services.ledger import PENDING_CHECKPOINTS, LedgerService
 from tests.contract.conftest import TEST_SIGNER, sql_ledger
 
 
@@ -257,24 +257,53 @@ def test_the_checkpoint_of_an_unchanged_book_is_answered_without_signing_or_stor
     ledger.append("demo", drafts(2))
     first = ledger.checkpoint("demo")
     kept: list[int] = []
-    real_save = ledger.store.save_checkpoint
+    real_save = ledger.store.save_checkpoints
 
-    def counting_save(book: str, size: int, note: str) -> None:
-        kept.append(size)
-        real_save(book, size, note)
+    def counting_save(book: str, checkpoints: Sequence[tuple[int, str]]) -> None:
+        kept.extend(size for size, _note in checkpoints)
+        real_save(book, checkpoints)
 
-    monkeypatch.setattr(ledger.store, "save_checkpoint", counting_save)
+    monkeypatch.setattr(ledger.store, "save_checkpoints", counting_save)
     assert ledger.checkpoint("demo") == first
     assert kept == []
-    # Another process appends: this one signs the new size, and keeps it.
+    # Another process appends: this one signs the new size without a write of its own (the
+    # appender keeps the same bytes), and keeps it later, here on shutdown.
     other = reopen()
     other.append("demo", drafts(1, start=2))
     newer = ledger.checkpoint("demo")
     assert newer.size == first.size + 1
-    assert kept == [newer.size]
+    assert kept == []
     assert newer.note == other.checkpoint("demo").note  # Ed25519: the same bytes everywhere
     ledger.flush()
+    assert newer.size in kept
     assert ledger.verify_book("demo").size == newer.size
+
+
+def test_a_reader_keeps_the_checkpoints_it_signed_in_batches_and_with_its_next_append(
+    ledger: LedgerService, reopen: Callable[[], LedgerService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = reopen()  # the process that appends; `ledger` only reads until the end
+    other.create_book("demo", "production", "Demo", "admin")
+    writes: list[list[int]] = []
+    real_save = ledger.store.save_checkpoints
+
+    def counting_save(book: str, checkpoints: Sequence[tuple[int, str]]) -> None:
+        writes.append([size for size, _note in checkpoints])
+        real_save(book, checkpoints)
+
+    monkeypatch.setattr(ledger.store, "save_checkpoints", counting_save)
+    signed = []
+    for n in range(PENDING_CHECKPOINTS + 3):
+        other.append("demo", drafts(1, start=n))
+        signed.append(ledger.checkpoint("demo").size)
+    # One write for the first PENDING_CHECKPOINTS sizes this reader signed; none per read.
+    assert writes == [signed[:PENDING_CHECKPOINTS]]
+    # The rest go with this process's own next append, in its transaction.
+    ledger.append("demo", drafts(1, start=1000))
+    assert len(writes) == 1
+    kept = {size for size, _note in ledger.store.checkpoints("demo")}
+    assert set(signed) <= kept
+    assert ledger.verify_book("demo").checkpoints_checked >= len(signed)
 
 
 @pytest.mark.postgres

@@ -34,7 +34,7 @@ class InMemoryBookWriter:
         self.pending.extend(map(StoredEntry._make, rows))
 
     def keep_checkpoint(self, size: int, note: str) -> None:
-        self.store.save_checkpoint(self.book, size, note)
+        self.store.save_checkpoints(self.book, [(size, note)])
 
     def entries_since(self, start: int) -> Iterator[StoredEntry]:
         yield from self.store.rows[self.book][start:]
@@ -125,8 +125,9 @@ class InMemoryLedgerStore:
     def entries_naming(self, book: str, item: str) -> list[int]:
         return sorted(self.index.get(book, {}).get(item, []))
 
-    def save_checkpoint(self, book: str, size: int, note: str) -> None:
-        self.kept.setdefault(book, {}).setdefault(size, note)
+    def save_checkpoints(self, book: str, checkpoints: Sequence[tuple[int, str]]) -> None:
+        for size, note in checkpoints:
+            self.kept.setdefault(book, {}).setdefault(size, note)
 
     def checkpoints(self, book: str) -> Iterator[tuple[int, str]]:
         kept = self.kept.get(book, {})
@@ -143,6 +144,9 @@ class InMemoryAccounts:
         self.failures: dict[str, int] = {}
 
     def get(self, person: str) -> Account | None:
+        return self.accounts.get(person)
+
+    def remembered(self, person: str) -> Account | None:
         return self.accounts.get(person)
 
     def add(self, account: Account, password: str, pin: str) -> None:

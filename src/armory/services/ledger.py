@@ -39,6 +39,7 @@ T = TypeVar("T")
 BOOK_KINDS = ("production", "supplier")
 COMMIT_EVERY = 100_000  # entries per transaction in a group commit
 INSERT_BATCH = 5000  # entries handed to the database at a time within one transaction
+PENDING_CHECKPOINTS = 64  # signed but not yet kept, per book, before a read keeps them at once
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,10 @@ class LedgerService:
         self.clock = clock
         self.node_name = node_name
         self._frontiers: dict[str, Frontier] = {}
-        # The newest checkpoint of each book not yet kept in the store: it is kept by the next
-        # append's own transaction (no extra commit per command), or by `flush`.
-        self._unsaved: dict[str, tuple[int, str]] = {}
+        # The checkpoints of each book signed but not yet kept in the store: the next append's
+        # own transaction keeps them (no extra commit per command), or `flush`, or a read that
+        # finds PENDING_CHECKPOINTS of them.
+        self._unsaved: dict[str, tuple[tuple[int, str], ...]] = {}
         # The newest checkpoint this process signed for each book: asked for again at the same
         # size (a reader polling a quiet book), it is answered without signing or storing again.
         self._signed: dict[str, SignedCheckpoint] = {}
@@ -171,14 +173,14 @@ class LedgerService:
         self, book: str, chunk: list[Draft], progress: Callable[[int], None] | None
     ) -> int:
         encoder = DraftEncoder(book, format_time(self.clock()))
-        unsaved = self._unsaved.get(book)
+        unsaved = self._unsaved.get(book, ())
         with (
             self.store.write(book, bulk=True) as writer,
             ThreadPoolExecutor(1, thread_name_prefix="armory-insert") as inserter,
         ):
             frontier = self._frontier(book, writer.size, writer.read_nodes)
-            if unsaved is not None:
-                writer.keep_checkpoint(*unsaved)
+            for size, note in unsaved:
+                writer.keep_checkpoint(size, note)
             # The database inserts one batch (without holding Python's lock) while the next
             # is encoded and hashed: measured about an eighth faster (docs/benchmarks.md).
             in_flight: Future[None] | None = None
@@ -221,15 +223,15 @@ class LedgerService:
     ) -> Appended:
         time = format_time(self.clock())
         encoder = DraftEncoder(book, time)
-        unsaved = self._unsaved.get(book)
+        unsaved = self._unsaved.get(book, ())
         with self.store.write(book, create=create) as writer:
             if callable(drafts):
                 drafts = drafts(writer, writer.size, time)
                 if not drafts:
                     return Appended((), SignedCheckpoint(writer.size, b"", ""))
             frontier = self._frontier(book, writer.size, writer.read_nodes)
-            if unsaved is not None:
-                writer.keep_checkpoint(*unsaved)
+            for size, note in unsaved:
+                writer.keep_checkpoint(size, note)
             rows = encoder.place(drafts, frontier)
             writer.insert(rows)
         self._committed(book, frontier, unsaved)
@@ -237,14 +239,18 @@ class LedgerService:
         root = frontier.root()
         return Appended(entries, self._sign(book, frontier.size, root, keep_now=False))
 
-    def _committed(self, book: str, frontier: Frontier, kept: tuple[int, str] | None) -> None:
-        """After a commit: remember the book's new right edge; the kept checkpoint is stored."""
+    def _committed(self, book: str, frontier: Frontier, kept: tuple[tuple[int, str], ...]) -> None:
+        """After a commit: remember the book's new right edge; the kept checkpoints are stored."""
         with self._lock:
             self._frontiers[book] = frontier
             if frontier.size > self._seen_sizes.get(book, 0):
                 self._seen_sizes[book] = frontier.size
-            if self._unsaved.get(book) is kept:
-                self._unsaved.pop(book, None)
+            if kept:
+                left = tuple(c for c in self._unsaved.get(book, ()) if c not in kept)
+                if left:
+                    self._unsaved[book] = left
+                else:
+                    self._unsaved.pop(book, None)
 
     def _frontier(self, book: str, size: int, read: merkle.NodeReader) -> Frontier:
         """The book's right edge at `size`: from memory when it is current, else from the store."""
@@ -259,17 +265,23 @@ class LedgerService:
     def _sign(
         self, book: str, size: int, root: bytes | None = None, keep_now: bool = True
     ) -> SignedCheckpoint:
-        """Sign the checkpoint of committed size `size`, and keep it now or with the next append."""
+        """Sign the checkpoint of committed size `size`, and keep it now or later (with this
+        process's next append to the book, at `flush`, or with PENDING_CHECKPOINTS others)."""
         if root is None:
             root = self.root(book, size)
         note = sign_checkpoint(Checkpoint(self.origin(book), size, root), self.signer)
         if keep_now:
-            self.store.save_checkpoint(book, size, note)
+            self.store.save_checkpoints(book, [(size, note)])
         else:
             with self._lock:
-                latest = self._unsaved.get(book)
-                if latest is None or latest[0] < size:
-                    self._unsaved[book] = (size, note)
+                pending = self._unsaved.get(book, ())
+                if all(kept != size for kept, _ in pending):
+                    pending = self._unsaved[book] = (*pending, (size, note))
+                full = len(pending) >= PENDING_CHECKPOINTS
+                if full:
+                    self._unsaved.pop(book)
+            if full:
+                self.store.save_checkpoints(book, pending)
         signed = SignedCheckpoint(size, root, note)
         with self._lock:
             newest = self._signed.get(book)
@@ -282,8 +294,8 @@ class LedgerService:
         with self._lock:
             pending = list(self._unsaved.items())
             self._unsaved.clear()
-        for book, (size, note) in pending:
-            self.store.save_checkpoint(book, size, note)
+        for book, checkpoints in pending:
+            self.store.save_checkpoints(book, checkpoints)
 
     def checkpoint(self, book: str) -> SignedCheckpoint:
         """The signed checkpoint of everything committed in the book now."""
@@ -293,7 +305,9 @@ class LedgerService:
             signed = self._signed.get(book)
         if signed is not None and signed.size == size:
             return signed  # kept already, or kept with the next append like every append's own
-        return self._sign(book, size)
+        # Another process appended: it keeps this very checkpoint too (Ed25519 signatures are
+        # deterministic), so a read does not wait for a write of its own; it is kept later.
+        return self._sign(book, size, keep_now=False)
 
     def root(self, book: str, size: int) -> bytes:
         return merkle.root_at(size, lambda nodes: self.store.read_nodes(book, nodes))

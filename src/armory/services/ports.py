@@ -87,8 +87,9 @@ class LedgerStore(Protocol):
         """Entries with start <= index < end, in index order, streamed."""
         ...
 
-    def save_checkpoint(self, book: str, size: int, note: str) -> None:
-        """Keep a signed checkpoint in a transaction of its own (a repeat is ignored)."""
+    def save_checkpoints(self, book: str, checkpoints: Sequence[tuple[int, str]]) -> None:
+        """Keep signed checkpoints (size, note) in a transaction of their own (a repeat is
+        ignored)."""
         ...
 
     def entries_naming(self, book: str, item: str) -> list[int]:
@@ -131,6 +132,11 @@ class Accounts(Protocol):
     """Accounts with their password and PIN hashes; PIN failures lock a PIN for a while."""
 
     def get(self, person: str) -> Account | None: ...
+
+    def remembered(self, person: str) -> Account | None:
+        """The account if this process looked it up lately, without asking the database;
+        None when only `get` can say."""
+        ...
 
     def add(self, account: Account, password: str, pin: str) -> None: ...
 

@@ -70,11 +70,17 @@ class SqlAccounts:
             f"WHERE id = {mark}"
         )
 
-    def get(self, person: str) -> Account | None:
+    def remembered(self, person: str) -> Account | None:
         with self._lock:
             cached = self._accounts.get(person)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
+        return None
+
+    def get(self, person: str) -> Account | None:
+        remembered = self.remembered(person)
+        if remembered is not None:
+            return remembered
         # Asked once per command: the driver's own statement, not SQLAlchemy's compiled one.
         raw = self.engine.raw_connection()
         try:

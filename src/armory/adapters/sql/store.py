@@ -587,13 +587,21 @@ class SqlLedgerStore:
                 yield StoredEntry(int(pos) - base, bytes(body), bytes(hashes))
             position = stop
 
-    def save_checkpoint(self, book: str, size: int, note: str) -> None:
+    def save_checkpoints(self, book: str, checkpoints: Sequence[tuple[int, str]]) -> None:
+        # SQLite has one write lock: queue for it as appends do, never in its busy handler.
+        turn = self._writer_queue(book) if self.sql.sqlite else nullcontext()
+        with turn, self._turns:
+            self._save_checkpoints(book, checkpoints)
+
+    def _save_checkpoints(self, book: str, checkpoints: Sequence[tuple[int, str]]) -> None:
         raw = self._connect()
         try:
             cursor = raw.cursor()
             if self.sql.begin:
                 cursor.execute(self.sql.begin)
-            cursor.execute(self.sql.keep_checkpoint, (book, size, note))
+            cursor.executemany(
+                self.sql.keep_checkpoint, [(book, size, note) for size, note in checkpoints]
+            )
             raw.commit()
             cursor.close()
         except self._operational_error as problem:
