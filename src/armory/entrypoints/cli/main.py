@@ -656,13 +656,18 @@ def serve(
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
     threads: Annotated[
-        int, typer.Option(help="Request threads; more only take turns under one Python lock.")
-    ] = REQUEST_THREADS,
+        int | None,
+        typer.Option(
+            help=f"Request threads of each process; more only take turns under its Python lock. "
+            f"By default {REQUEST_THREADS} in all, shared out among the processes.",
+            show_default=False,
+        ),
+    ] = None,
     processes: Annotated[
         int,
         typer.Option(
             help="Server processes, each with its own request threads: one per core serves "
-            "the most commands on SQLite (docs/benchmarks.md)."
+            "the most commands (docs/benchmarks.md)."
         ),
     ] = 1,
     data_dir: DataDir = None,
@@ -675,10 +680,12 @@ def serve(
         settle_heap,
     )
 
-    if not 1 <= threads <= MAX_REQUEST_THREADS:
-        raise InvalidInput(f"--threads must be between 1 and {MAX_REQUEST_THREADS}")
     if not 1 <= processes <= MAX_SERVER_PROCESSES:
         raise InvalidInput(f"--processes must be between 1 and {MAX_SERVER_PROCESSES}")
+    if threads is None:
+        threads = max(1, REQUEST_THREADS // processes)
+    if not 1 <= threads <= MAX_REQUEST_THREADS:
+        raise InvalidInput(f"--threads must be between 1 and {MAX_REQUEST_THREADS}")
     if (tls_cert is None) != (tls_key is None):
         raise InvalidInput("give both --tls-cert and --tls-key, or neither")
     for path in (tls_cert, tls_key):
@@ -696,21 +703,23 @@ def serve(
     }
     if processes > 1:
         # Each process opens the node itself (web.app.server_process_app), from what the
-        # environment it inherits names.
+        # environment it inherits names, and listens on a socket of its own (web.processes).
         settings = armory.settings
         armory.close()
         os.environ[DATA_DIR_ENV] = str(settings.data_dir)
         os.environ[DATABASE_URL_ENV] = settings.database_url
         os.environ[REQUEST_THREADS_ENV] = str(threads)
-        typer.echo(
-            f"Armory is serving on {scheme}://{shown}:{port}/ in {processes} processes "
-            "(Ctrl-C stops it)"
-        )
-        uvicorn.run(
-            "armory.entrypoints.web.app:server_process_app",
-            factory=True,
-            workers=processes,
-            **options,
+        from armory.entrypoints.web import processes as server  # noqa: PLC0415 -- same reason
+
+        server.serve(
+            processes,
+            host,
+            port,
+            {k: v for k, v in options.items() if k not in ("host", "port")},
+            ready=lambda: typer.echo(
+                f"Armory is serving on {scheme}://{shown}:{port}/ in {processes} processes "
+                "(Ctrl-C stops it)"
+            ),
         )
         return
     app = create_app(armory, threads=threads)
