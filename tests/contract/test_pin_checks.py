@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 
 from armory.adapters.sql.accounts import SqlAccounts
 from armory.adapters.sql.schema import make_engine, migrate
+from armory.errors import InvalidInput
 from armory.services.commands import CommandService, Outcome
 from armory.services.ports import Account, PinResult
 from tests.contract.test_protocol_stateful import (
@@ -160,3 +161,42 @@ def test_by_default_a_pin_costs_owasps_minimum_and_a_password_argon2s_default() 
     found = SqlAccounts(make_engine("sqlite://"))
     assert (found.pin_hasher.memory_cost, found.pin_hasher.time_cost) == (19456, 2)
     assert found.hasher.memory_cost == PasswordHasher().memory_cost
+
+
+def test_a_command_without_pins_or_references_is_made_ready_at_once_and_others_are_left(
+    database_url: str,
+) -> None:
+    service, engine = new_service(database_url)
+    try:
+        add_accounts(service)
+        build_world(service, "western")
+        # A new process: it has looked nobody up yet, so nothing is ready without the database.
+        fresh = CommandService(service.ledger, SqlAccounts(engine, CountingHasher()))
+        check_out = {"type": "check_out", "item": "F1", "from": "safe"}
+        assert fresh.prepare_now("western", ARMORER, check_out) is None
+        assert fresh.accounts.get(ARMORER) is not None  # now looked up lately
+        ready = fresh.prepare_now("western", ARMORER, check_out)
+        assert ready == fresh.prepare("western", ARMORER, check_out)
+        witnessed = {
+            "type": "inspect",
+            "firearm": "F1",
+            "purpose": "daily",
+            "chambers": empty_chambers("F1"),
+            "bore_clear": True,
+            "witnesses": [confirm("pat")],
+        }
+        assert fresh.prepare_now("western", ARMORER, witnessed) is None  # a PIN: Argon2id
+        correction = {"type": "correct", "entry": 1, "reason": "typo", "fields": {}}
+        assert fresh.prepare_now("western", ARMORER, correction) is None  # reads an entry
+        malformed = fresh.prepare_now("western", ARMORER, {"type": "check_out"})
+        assert malformed is not None
+        slow = fresh.prepare("western", ARMORER, {"type": "check_out"})
+        assert isinstance(malformed.work, InvalidInput)
+        assert isinstance(slow.work, InvalidInput)
+        assert malformed.work.message == slow.work.message
+        assert ready is not None
+        [outcome] = fresh.execute_prepared("western", [ready])
+        assert isinstance(outcome, Outcome)
+        assert outcome.ok, outcome.message
+    finally:
+        engine.dispose()

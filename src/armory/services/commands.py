@@ -131,6 +131,21 @@ class CommandService:
             )
         return Prepared(actor, account.is_admin, self._prepare(book, command))
 
+    def prepare_now(self, book: str, actor: str, command: object) -> Prepared | None:
+        """`prepare` for a command that needs neither the database nor Argon2id: its account
+        looked up lately, no PIN to check, no other entry to read. None for any other, which
+        `prepare` then does (a server calls this on its event loop, which must never wait)."""
+        account = self.accounts.remembered(actor)
+        if account is None:
+            return None
+        envelope = self._parse(command)
+        if isinstance(envelope, Envelope) and (
+            any(True for _ in pin_confirmations(envelope)) or _wanted(book, envelope)
+        ):
+            return None
+        work = envelope if isinstance(envelope, InvalidInput) else _Prepared(envelope, _NONE, {})
+        return Prepared(actor, account.is_admin, work)
+
     def execute_prepared(
         self, book: str, prepared: Sequence[Prepared]
     ) -> list[Outcome | InvalidInput | NotFound]:
@@ -193,16 +208,8 @@ class CommandService:
 
     def _references(self, book: str, envelope: Envelope) -> dict[tuple[str, int], Recorded]:
         """The other entries a command points at, read before the lock is taken."""
-        command = envelope.command
-        wanted: list[tuple[str, int]] = []
-        if isinstance(command, ReceiveFirearm | ReceiveBox | ReceiveReturn) and isinstance(
-            command.from_, LedgerRef
-        ):
-            wanted.append((command.from_.book, command.from_.index))
-        if isinstance(command, Correct):
-            wanted.append((book, command.entry))
         found: dict[tuple[str, int], Recorded] = {}
-        for other, index in wanted:
+        for other, index in _wanted(book, envelope):
             if self.ledger.store.book(other) is None or index < 0:
                 continue
             for entry in self.ledger.entries(other, index, index + 1):
@@ -408,6 +415,22 @@ def _answer(decided: _Decided, checkpoint: str, size: int) -> Outcome:
         checkpoint=checkpoint,
         size=size,
     )
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def _wanted(book: str, envelope: Envelope) -> list[tuple[str, int]]:
+    """The other entries (book, index) a command points at."""
+    command = envelope.command
+    wanted: list[tuple[str, int]] = []
+    if isinstance(command, ReceiveFirearm | ReceiveBox | ReceiveReturn) and isinstance(
+        command.from_, LedgerRef
+    ):
+        wanted.append((command.from_.book, command.from_.index))
+    if isinstance(command, Correct):
+        wanted.append((book, command.entry))
+    return wanted
 
 
 def _recorded(entry: Entry) -> Recorded:
