@@ -333,7 +333,9 @@ def run(scale: Scale, work: Path, pg: Postgres | None) -> Section:
         "Load tool: `bench/loadgen.py` (asyncio with aiohttp and uvloop), run as "
         f"`{load_command}` in its own process against `armory serve --processes "
         f"{SERVER_PROCESSES}` (uvicorn, {SERVER_PROCESSES} server processes, one per core, each "
-        f"with {REQUEST_THREADS} request threads) on 127.0.0.1, all on this machine's two cores.",
+        f"listening on its own socket of the same address (SO_REUSEPORT) and each with "
+        f"{REQUEST_THREADS // SERVER_PROCESSES} request threads, the default share of "
+        f"{REQUEST_THREADS}) on 127.0.0.1, all on this machine's two cores.",
         f"50 clients, each on its own connection: {CUSTODY_CLIENTS} armorers each walk their "
         "own firearm through check out, the pre-handover inspection witnessed by the performer "
         "and the first AD (PINs checked), hand over, take back, inspection after the return and "
