@@ -9,6 +9,8 @@ with the last by the servers' own consistency proofs, checked here with Armory's
 from __future__ import annotations
 
 import base64
+import os
+import signal
 import socket
 import subprocess
 import threading
@@ -194,3 +196,33 @@ def test_two_servers_never_fork_a_book(armory: ArmoryNode, two_servers: list[str
             [base64.b64decode(h) for h in proof["proof"]],
         )
     assert armory("verify", "--book", "film").stdout.startswith("OK: book film: ")
+
+
+def _server_processes(parent: int) -> list[int]:
+    """The processes `armory serve --processes` started (not multiprocessing's helpers)."""
+    found = []
+    for task in Path(f"/proc/{parent}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            if b"spawn_main" in command:
+                found.append(int(child))
+    return found
+
+
+def test_when_one_server_process_dies_the_others_are_stopped_and_the_server_says_so(
+    armory: ArmoryNode, tmp_path: Path
+) -> None:
+    log = tmp_path / "server.log"
+    process, url = start_server(armory, log, processes=2)
+    try:
+        children = _server_processes(process.pid)
+        assert len(children) == 2
+        os.kill(children[0], signal.SIGKILL)
+        assert process.wait(60) == 1
+        assert "a server process stopped by itself (exit code -9)" in log.read_text()
+        assert not Path(f"/proc/{children[1]}").exists(), "the other process was left running"
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{url}/api/v1/vkey", timeout=2)
+    finally:
+        process.kill()
+        process.wait(10)
