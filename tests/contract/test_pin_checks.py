@@ -99,43 +99,47 @@ def test_hashing_ahead_skips_unknown_people_and_pins_already_remembered(
     assert store.check_pin("nobody", "1234", NOW) == PinResult.UNKNOWN
 
 
-def test_a_file_of_commands_hashes_each_new_witness_pin_once_and_answers_as_before(
-    database_url: str,
-) -> None:
+@pytest.fixture
+def western(database_url: str) -> Iterator[tuple[CommandService, CommandService, CountingHasher]]:
+    """A production set up; and, as a new process would have it on the same database, a
+    command service that remembers nobody and hashes PINs with the counting hasher."""
     service, engine = new_service(database_url)
-    try:
-        add_accounts(service)
-        build_world(service, "western")
-        hasher = CountingHasher()
-        # A new process: nothing remembered, every PIN hashed with the counting hasher.
-        fresh = CommandService(service.ledger, SqlAccounts(engine, hasher))
+    add_accounts(service)
+    build_world(service, "western")
+    hasher = CountingHasher()
+    yield service, CommandService(service.ledger, SqlAccounts(engine, hasher)), hasher
+    engine.dispose()
 
-        def inspection(*witnesses: dict[str, str]) -> dict[str, Any]:
-            return {
-                "type": "inspect",
-                "firearm": "F1",
-                "purpose": "daily",
-                "chambers": empty_chambers("F1"),
-                "bore_clear": True,
-                "witnesses": list(witnesses),
-            }
 
-        answers = fresh.execute_many(
-            "western",
-            ARMORER,
-            [
-                inspection(confirm("pat"), confirm("dan")),
-                inspection(confirm("pat"), confirm("dan")),
-                inspection(confirm("pia", "0000")),
-            ],
-        )
-        rules = [a.rule if isinstance(a, Outcome) else a for a in answers]
-        assert rules == [None, None, "PIN_INVALID"]
-        # pat, dan and pia's wrong PIN hashed side by side; the wrong one again, in turn, where
-        # it counts toward pia's lockout.
-        assert hasher.verified == 4
-    finally:
-        engine.dispose()
+def test_a_file_of_commands_hashes_each_new_witness_pin_once_and_answers_as_before(
+    western: tuple[CommandService, CommandService, CountingHasher],
+) -> None:
+    _service, fresh, hasher = western
+
+    def inspection(*witnesses: dict[str, str]) -> dict[str, Any]:
+        return {
+            "type": "inspect",
+            "firearm": "F1",
+            "purpose": "daily",
+            "chambers": empty_chambers("F1"),
+            "bore_clear": True,
+            "witnesses": list(witnesses),
+        }
+
+    answers = fresh.execute_many(
+        "western",
+        ARMORER,
+        [
+            inspection(confirm("pat"), confirm("dan")),
+            inspection(confirm("pat"), confirm("dan")),
+            inspection(confirm("pia", "0000")),
+        ],
+    )
+    rules = [a.rule if isinstance(a, Outcome) else a for a in answers]
+    assert rules == [None, None, "PIN_INVALID"]
+    # pat, dan and pia's wrong PIN hashed side by side; the wrong one again, in turn, where it
+    # counts toward pia's lockout.
+    assert hasher.verified == 4
 
 
 def test_pins_and_passwords_are_hashed_each_with_their_own_parameters(database_url: str) -> None:
@@ -164,39 +168,33 @@ def test_by_default_a_pin_costs_owasps_minimum_and_a_password_argon2s_default() 
 
 
 def test_a_command_without_pins_or_references_is_made_ready_at_once_and_others_are_left(
-    database_url: str,
+    western: tuple[CommandService, CommandService, CountingHasher],
 ) -> None:
-    service, engine = new_service(database_url)
-    try:
-        add_accounts(service)
-        build_world(service, "western")
-        # A new process: it has looked nobody up yet, so nothing is ready without the database.
-        fresh = CommandService(service.ledger, SqlAccounts(engine, CountingHasher()))
-        check_out = {"type": "check_out", "item": "F1", "from": "safe"}
-        assert fresh.prepare_now("western", ARMORER, check_out) is None
-        assert fresh.accounts.get(ARMORER) is not None  # now looked up lately
-        ready = fresh.prepare_now("western", ARMORER, check_out)
-        assert ready == fresh.prepare("western", ARMORER, check_out)
-        witnessed = {
-            "type": "inspect",
-            "firearm": "F1",
-            "purpose": "daily",
-            "chambers": empty_chambers("F1"),
-            "bore_clear": True,
-            "witnesses": [confirm("pat")],
-        }
-        assert fresh.prepare_now("western", ARMORER, witnessed) is None  # a PIN: Argon2id
-        correction = {"type": "correct", "entry": 1, "reason": "typo", "fields": {}}
-        assert fresh.prepare_now("western", ARMORER, correction) is None  # reads an entry
-        malformed = fresh.prepare_now("western", ARMORER, {"type": "check_out"})
-        assert malformed is not None
-        slow = fresh.prepare("western", ARMORER, {"type": "check_out"})
-        assert isinstance(malformed.work, InvalidInput)
-        assert isinstance(slow.work, InvalidInput)
-        assert malformed.work.message == slow.work.message
-        assert ready is not None
-        [outcome] = fresh.execute_prepared("western", [ready])
-        assert isinstance(outcome, Outcome)
-        assert outcome.ok, outcome.message
-    finally:
-        engine.dispose()
+    _service, fresh, _hasher = western
+    # A new process has looked nobody up yet, so nothing is ready without the database.
+    check_out = {"type": "check_out", "item": "F1", "from": "safe"}
+    assert fresh.prepare_now("western", ARMORER, check_out) is None
+    assert fresh.accounts.get(ARMORER) is not None  # now looked up lately
+    ready = fresh.prepare_now("western", ARMORER, check_out)
+    assert ready == fresh.prepare("western", ARMORER, check_out)
+    witnessed = {
+        "type": "inspect",
+        "firearm": "F1",
+        "purpose": "daily",
+        "chambers": empty_chambers("F1"),
+        "bore_clear": True,
+        "witnesses": [confirm("pat")],
+    }
+    assert fresh.prepare_now("western", ARMORER, witnessed) is None  # a PIN: Argon2id
+    correction = {"type": "correct", "entry": 1, "reason": "typo", "fields": {}}
+    assert fresh.prepare_now("western", ARMORER, correction) is None  # reads an entry
+    malformed = fresh.prepare_now("western", ARMORER, {"type": "check_out"})
+    assert malformed is not None
+    slow = fresh.prepare("western", ARMORER, {"type": "check_out"})
+    assert isinstance(malformed.work, InvalidInput)
+    assert isinstance(slow.work, InvalidInput)
+    assert malformed.work.message == slow.work.message
+    assert ready is not None
+    [outcome] = fresh.execute_prepared("western", [ready])
+    assert isinstance(outcome, Outcome)
+    assert outcome.ok, outcome.message
