@@ -143,8 +143,9 @@ class CommandService:
             any(True for _ in pin_confirmations(envelope)) or _wanted(book, envelope)
         ):
             return None
-        work = envelope if isinstance(envelope, InvalidInput) else _Prepared(envelope, _NONE, {})
-        return Prepared(actor, account.is_admin, work)
+        if isinstance(envelope, InvalidInput):
+            return Prepared(actor, account.is_admin, envelope)
+        return Prepared(actor, account.is_admin, _Prepared(envelope, _NO_PIN_FAILURES, {}))
 
     def execute_prepared(
         self, book: str, prepared: Sequence[Prepared]
@@ -417,7 +418,7 @@ def _answer(decided: _Decided, checkpoint: str, size: int) -> Outcome:
     )
 
 
-_NONE: frozenset[str] = frozenset()
+_NO_PIN_FAILURES: frozenset[str] = frozenset()
 
 
 def _wanted(book: str, envelope: Envelope) -> list[tuple[str, int]]:
