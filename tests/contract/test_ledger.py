@@ -6,11 +6,13 @@ import io
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from armory.adapters.sql import store as store_module
 from armory.errors import Conflict, InvalidInput, NotFound
 from armory.ledger import merkle
 from armory.ledger.bundle import verify_bundle
@@ -349,3 +351,25 @@ def test_an_exported_bundle_verifies_and_records_the_export(ledger: LedgerServic
     buffer.seek(0)
     report = verify_bundle(buffer, TEST_SIGNER.verifier())
     assert (report.book, report.size, report.root) == ("demo", 22, result.checkpoint.root)
+
+
+def test_an_append_after_another_processs_grows_the_trees_edge_from_their_leaves(
+    ledger: LedgerService, reopen: Callable[[], LedgerService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+    ledger.append("demo", drafts(3))
+    other = reopen()
+    other.append("demo", drafts(5, start=3))  # this process's edge of the tree is now behind
+    node_reads: list[int] = []
+    real_read = store_module.SqlBookWriter.read_nodes
+
+    def counted(writer: store_module.SqlBookWriter, nodes: Any) -> Any:
+        node_reads.append(len(nodes))
+        return real_read(writer, nodes)
+
+    monkeypatch.setattr(store_module.SqlBookWriter, "read_nodes", counted)
+    appended = ledger.append("demo", drafts(1, start=8))
+    assert node_reads == []  # the edge grew from the other's leaves, read with their entries
+    assert appended.checkpoint.size == 10
+    assert appended.checkpoint.note == other.checkpoint("demo").note  # the same tree
+    assert ledger.verify_book("demo").size == 10

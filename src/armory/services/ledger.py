@@ -39,6 +39,7 @@ T = TypeVar("T")
 BOOK_KINDS = ("production", "supplier")
 COMMIT_EVERY = 100_000  # entries per transaction in a group commit
 INSERT_BATCH = 5000  # entries handed to the database at a time within one transaction
+FOLD_ENTRIES = 1000  # another process's entries a turn folds onto the tree's edge, at most
 PENDING_CHECKPOINTS = 64  # signed but not yet kept, per book, before a read keeps them at once
 
 
@@ -178,7 +179,7 @@ class LedgerService:
             self.store.write(book, bulk=True) as writer,
             ThreadPoolExecutor(1, thread_name_prefix="armory-insert") as inserter,
         ):
-            frontier = self._frontier(book, writer.size, writer.read_nodes)
+            frontier = self._frontier(book, writer)
             for size, note in unsaved:
                 writer.keep_checkpoint(size, note)
             # The database inserts one batch (without holding Python's lock) while the next
@@ -229,7 +230,7 @@ class LedgerService:
                 drafts = drafts(writer, writer.size, time)
                 if not drafts:
                     return Appended((), SignedCheckpoint(writer.size, b"", ""))
-            frontier = self._frontier(book, writer.size, writer.read_nodes)
+            frontier = self._frontier(book, writer)
             for size, note in unsaved:
                 writer.keep_checkpoint(size, note)
             rows = encoder.place(drafts, frontier)
@@ -252,13 +253,23 @@ class LedgerService:
                 else:
                     self._unsaved.pop(book, None)
 
-    def _frontier(self, book: str, size: int, read: merkle.NodeReader) -> Frontier:
-        """The book's right edge at `size`: from memory when it is current, else from the store."""
+    def _frontier(self, book: str, writer: BookWriter) -> Frontier:
+        """The book's right edge at the locked writer's size: from memory when it is current;
+        grown by the leaf hashes of the entries another process appended since, when they are
+        few (the turn has read them already, to bring the book's state up to date); else read
+        from the store."""
+        size = writer.size
         with self._lock:
             cached = self._frontiers.get(book)
         if cached is not None and cached.size == size:
             return cached.copy()
-        return Frontier.load(size, read)
+        if cached is not None and 0 < size - cached.size <= FOLD_ENTRIES:
+            leaves = [entry.hashes[:HASH_SIZE] for entry in writer.entries_since(cached.size)]
+            if len(leaves) == size - cached.size and all(len(h) == HASH_SIZE for h in leaves):
+                grown = cached.copy()
+                grown.extend(leaves)
+                return grown
+        return Frontier.load(size, writer.read_nodes)
 
     # Checkpoints and proofs
 

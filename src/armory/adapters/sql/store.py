@@ -156,6 +156,7 @@ class SqlBookWriter:
         self._base = base
         self._size = 0 if last is None else int(last) - base + 1
         self.written = 0
+        self._since: tuple[int, list[StoredEntry]] | None = None  # entries_since's last answer
 
     @property
     def size(self) -> int:
@@ -180,6 +181,7 @@ class SqlBookWriter:
     def insert(self, rows: Sequence[Placed]) -> None:
         if not rows:
             return
+        self._since = None
         self.written += len(rows) * ROW_BYTES_ESTIMATE
         sql = self._store.sql
         if sql.sqlite:
@@ -205,10 +207,17 @@ class SqlBookWriter:
         self._cursor.execute(self._store.sql.keep_checkpoint, (self.book, size, note))
 
     def entries_since(self, start: int) -> Iterator[StoredEntry]:
-        base = self._base
-        self._cursor.execute(self._store.sql.entries_since, (base + start, base + self._size))
-        for pos, body, hashes in self._cursor.fetchall():
-            yield StoredEntry(int(pos) - base, bytes(body), bytes(hashes))
+        # Asked twice in a turn that follows another process's (the book's state, then the
+        # tree's right edge), for the same entries: read once. They cannot change under the lock.
+        if self._since is None or self._since[0] != start:
+            base = self._base
+            self._cursor.execute(self._store.sql.entries_since, (base + start, base + self._size))
+            found = [
+                StoredEntry(int(pos) - base, bytes(body), bytes(hashes))
+                for pos, body, hashes in self._cursor.fetchall()
+            ]
+            self._since = (start, found)
+        yield from self._since[1]
 
     def load_projections(self) -> dict[tuple[str, str], Any]:
         self._cursor.execute(self._store.sql.load_projections, (self.book,))
