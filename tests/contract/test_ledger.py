@@ -13,12 +13,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from armory.adapters.sql import store as store_module
-from armory.errors import Conflict, InvalidInput, NotFound
+from armory.errors import Conflict, InvalidInput, NotFound, VerificationFailed
 from armory.ledger import merkle
 from armory.ledger.bundle import verify_bundle
 from armory.ledger.checkpoint import open_checkpoint
 from armory.ledger.entry import Draft, decode_entry
-from armory.services.ledger import PENDING_CHECKPOINTS, LedgerService
+from armory.services.ledger import FOLD_ENTRIES, PENDING_CHECKPOINTS, LedgerService
 from tests.contract.conftest import TEST_SIGNER, sql_ledger
 
 
@@ -353,23 +353,75 @@ def test_an_exported_bundle_verifies_and_records_the_export(ledger: LedgerServic
     assert (report.book, report.size, report.root) == ("demo", 22, result.checkpoint.root)
 
 
+@pytest.fixture
+def node_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many tree nodes each read by an appending writer asks for."""
+    reads: list[int] = []
+    real_read = store_module.SqlBookWriter.read_nodes
+
+    def counted(writer: store_module.SqlBookWriter, nodes: Any) -> Any:
+        reads.append(len(nodes))
+        return real_read(writer, nodes)
+
+    monkeypatch.setattr(store_module.SqlBookWriter, "read_nodes", counted)
+    return reads
+
+
 def test_an_append_after_another_processs_grows_the_trees_edge_from_their_leaves(
-    ledger: LedgerService, reopen: Callable[[], LedgerService], monkeypatch: pytest.MonkeyPatch
+    ledger: LedgerService, reopen: Callable[[], LedgerService], node_reads: list[int]
 ) -> None:
     ledger.create_book("demo", "production", "Demo", "admin")
     ledger.append("demo", drafts(3))
     other = reopen()
     other.append("demo", drafts(5, start=3))  # this process's edge of the tree is now behind
-    node_reads: list[int] = []
-    real_read = store_module.SqlBookWriter.read_nodes
-
-    def counted(writer: store_module.SqlBookWriter, nodes: Any) -> Any:
-        node_reads.append(len(nodes))
-        return real_read(writer, nodes)
-
-    monkeypatch.setattr(store_module.SqlBookWriter, "read_nodes", counted)
+    node_reads.clear()  # only the next append's reads count
     appended = ledger.append("demo", drafts(1, start=8))
     assert node_reads == []  # the edge grew from the other's leaves, read with their entries
     assert appended.checkpoint.size == 10
     assert appended.checkpoint.note == other.checkpoint("demo").note  # the same tree
     assert ledger.verify_book("demo").size == 10
+
+
+def test_after_many_of_another_processs_entries_the_trees_edge_is_read_from_the_store(
+    ledger: LedgerService, reopen: Callable[[], LedgerService], node_reads: list[int]
+) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+    ledger.append("demo", drafts(1))
+    other = reopen()
+    other.append_many("demo", drafts(FOLD_ENTRIES + 1, start=1))  # more than a turn folds
+    node_reads.clear()  # only the next append's reads count
+    appended = ledger.append("demo", drafts(1, start=FOLD_ENTRIES + 2))
+    assert node_reads != []
+    assert appended.checkpoint.note == other.checkpoint("demo").note
+
+
+def test_a_leaf_hash_cut_short_is_never_folded_into_the_trees_edge(
+    engine_and_ledger: tuple[Engine, LedgerService], reopen: Callable[[], LedgerService]
+) -> None:
+    engine, ledger = engine_and_ledger
+    ledger.create_book("demo", "production", "Demo", "admin")
+    ledger.append("demo", drafts(3))
+    other = reopen()
+    other.append("demo", drafts(1, start=3))  # entry 3 also holds the nodes it completes
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("DROP TRIGGER entries_no_update")
+        else:
+            connection.exec_driver_sql("ALTER TABLE entries DISABLE TRIGGER USER")
+        connection.execute(
+            text("UPDATE entries SET hashes = :cut WHERE pos = (SELECT max(pos) FROM entries)"),
+            {"cut": b"\x00" * 16},
+        )
+    # Read from the store instead, the damage is reported; never signed into a checkpoint.
+    with pytest.raises(VerificationFailed, match="missing node"):
+        ledger.append("demo", drafts(1, start=4))
+
+
+def test_keeping_checkpoints_that_fails_leaves_no_transaction_open(ledger: LedgerService) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+    unbindable: Any = object()
+    with pytest.raises(Exception, match=r"bind|adapt|parameter"):
+        ledger.store.save_checkpoints("demo", [(1, unbindable)])
+    # The connection it used went back with no transaction (on SQLite, no write lock) open.
+    assert ledger.append("demo", drafts(2)).checkpoint.size == 3
+    assert ledger.verify_book("demo").size == 3

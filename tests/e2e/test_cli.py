@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 import subprocess
 import sys
 import zipfile
@@ -194,6 +195,15 @@ def test_errors_are_one_line_and_change_nothing(armory: ArmoryNode, tmp_path: Pa
     processes = armory("serve", "--processes", "0", check=False)
     assert processes.returncode == 1
     assert one_line(processes.stderr) == "armory: --processes must be between 1 and 16"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = armory("serve", "--processes", "2", "--port", str(port), check=False)
+    assert busy.returncode == 1
+    assert one_line(busy.stderr) == (
+        f"armory: cannot listen on 127.0.0.1:{port}: Address already in use; choose another --port"
+    )
 
     # No refused import appended anything: the book still holds only its creation, and
     # the kind of the refused duplicate did not replace the original's.

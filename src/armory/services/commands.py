@@ -139,12 +139,10 @@ class CommandService:
         if account is None:
             return None
         envelope = self._parse(command)
-        if isinstance(envelope, Envelope) and (
-            any(True for _ in pin_confirmations(envelope)) or _wanted(book, envelope)
-        ):
-            return None
         if isinstance(envelope, InvalidInput):
             return Prepared(actor, account.is_admin, envelope)
+        if any(True for _ in pin_confirmations(envelope)) or _wanted(book, envelope):
+            return None
         return Prepared(actor, account.is_admin, _Prepared(envelope, _NO_PIN_FAILURES, {}))
 
     def execute_prepared(

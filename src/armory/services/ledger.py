@@ -316,8 +316,9 @@ class LedgerService:
             signed = self._signed.get(book)
         if signed is not None and signed.size == size:
             return signed  # kept already, or kept with the next append like every append's own
-        # Another process appended: it keeps this very checkpoint too (Ed25519 signatures are
-        # deterministic), so a read does not wait for a write of its own; it is kept later.
+        # A size this process has not signed, mostly because another process appended: the
+        # appender keeps this very checkpoint too (Ed25519 signatures are deterministic), so a
+        # read does not wait for a write of its own; it is kept later.
         return self._sign(book, size, keep_now=False)
 
     def root(self, book: str, size: int) -> bytes:

@@ -605,17 +605,22 @@ class SqlLedgerStore:
     def _save_checkpoints(self, book: str, checkpoints: Sequence[tuple[int, str]]) -> None:
         raw = self._connect()
         try:
-            cursor = raw.cursor()
-            if self.sql.begin:
-                cursor.execute(self.sql.begin)
-            cursor.executemany(
-                self.sql.keep_checkpoint, [(book, size, note) for size, note in checkpoints]
-            )
-            raw.commit()
-            cursor.close()
+            try:
+                cursor = raw.cursor()
+                if self.sql.begin:
+                    cursor.execute(self.sql.begin)
+                cursor.executemany(
+                    self.sql.keep_checkpoint, [(book, size, note) for size, note in checkpoints]
+                )
+                raw.commit()
+                cursor.close()
+            except BaseException:
+                # Whatever failed, the connection goes back with no transaction open (on
+                # SQLite an open one would keep the file's write lock), or not at all.
+                if not self._abandon(raw):
+                    raw = None
+                raise
         except self._operational_error as problem:
-            if not self._abandon(raw):
-                raw = None
             raise StorageError(
                 f"the database refused to keep a checkpoint: {one_line(problem)}"
             ) from None

@@ -695,8 +695,6 @@ def serve(
     scheme = "https" if tls_cert else "http"
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 -- named, not bound
     options: dict[str, Any] = {
-        "host": host,
-        "port": port,
         "log_level": "warning",
         "ssl_certfile": str(tls_cert) if tls_cert else None,
         "ssl_keyfile": str(tls_key) if tls_key else None,
@@ -715,7 +713,7 @@ def serve(
             processes,
             host,
             port,
-            {k: v for k, v in options.items() if k not in ("host", "port")},
+            options,
             ready=lambda: typer.echo(
                 f"Armory is serving on {scheme}://{shown}:{port}/ in {processes} processes "
                 "(Ctrl-C stops it)"
@@ -726,7 +724,7 @@ def serve(
     settle_heap()
     typer.echo(f"Armory is serving on {scheme}://{shown}:{port}/ (Ctrl-C stops it)")
     try:
-        uvicorn.run(app, **options)
+        uvicorn.run(app, host=host, port=port, **options)
     finally:
         armory.close()
 

@@ -173,24 +173,18 @@ class Services:
     access: AccessService
     tracer: Tracer
     committer: GroupCommitter
-    boards: dict[str, tuple[int, dict[str, Any], bytes]] = field(default_factory=dict)
-
-    def board(self, book: str) -> dict[str, Any]:
-        """The board, computed once per size of the book: everyone on set reads it."""
-        return self._board(book)[1]
+    boards: dict[str, tuple[int, bytes]] = field(default_factory=dict)
 
     def board_json(self, book: str) -> bytes:
-        """The board as the API sends it, written once per size of the book."""
-        return self._board(book)[2]
-
-    def _board(self, book: str) -> tuple[int, dict[str, Any], bytes]:
+        """The board as the API sends it, made and written once per size of the book: everyone
+        on set reads it."""
         state = self.commands.state(book)
         cached = self.boards.get(book)
         if cached is not None and cached[0] == state.size:
-            return cached
-        answer = board(state, book)
-        made = self.boards[book] = (state.size, answer, orjson.dumps(answer))
-        return made
+            return cached[1]
+        written = orjson.dumps(board(state, book))
+        self.boards[book] = (state.size, written)
+        return written
 
 
 def json_answer(content: bytes, status: int = 200) -> Response:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from armory.errors import StorageError
+from armory.errors import ArmoryError, InvalidInput
 
 STOP_SECONDS = 30  # how long a process may take to finish its requests and close the node
 BACKLOG = 2048
@@ -65,7 +65,9 @@ def serve(
     try:
         listening_socket(host, port).close()  # the address is free, before any process starts
     except OSError as problem:
-        raise StorageError(f"cannot listen on {host}:{port}: {problem.strerror}") from None
+        raise InvalidInput(
+            f"cannot listen on {host}:{port}: {problem.strerror}; choose another --port"
+        ) from None
     ready()
     context = multiprocessing.get_context("spawn")
     children = [
@@ -96,7 +98,7 @@ def serve(
             signal.signal(sig, handler)
     if not stopping.is_set():
         stopped = next(child for child in children if child.exitcode is not None)
-        raise StorageError(
+        raise ArmoryError(
             f"a server process stopped by itself (exit code {stopped.exitcode}); the others "
             "were stopped too: see the messages above"
         )
