@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from armory.domain.schema import to_json
-from armory.domain.state import BookState, Firearm
+from armory.domain.state import BookState, Box, Firearm
 from armory.errors import InvalidInput, NotFound
 from armory.ledger.entry import Entry
 from armory.services.commands import CommandService
@@ -28,47 +28,91 @@ CUSTODY_EVENTS = frozenset(
 )
 
 
+LISTS = {
+    "firearms": "firearms",
+    "boxes": "boxes",
+    "people": "people",
+    "locations": "locations",
+    "scenes": "scenes",
+    "incidents": "incidents",
+    "cases": "cases",
+}
+
+
+class Rows:
+    """The rows of a view, one per item, made again only for the items that changed.
+
+    A book's state after a command shares every item the command did not change with the
+    state before, so the board and the lists, made again after every command, write out only
+    what changed. Each book's last rows are kept, with the items they were made from (checked
+    by identity); only those, so what is kept stays as large as the book. The rows are shared
+    between answers: never change one."""
+
+    def __init__(self, make: Callable[[Any], Any]) -> None:
+        self._make = make
+        self._last: dict[str, dict[str, tuple[object, Any]]] = {}
+
+    def __call__(self, book: str, items: Mapping[str, Any]) -> list[Any]:
+        last = self._last.get(book, {})
+        now: dict[str, tuple[object, Any]] = {}
+        rows = []
+        for key in sorted(items):
+            item = items[key]
+            kept = last.get(key)
+            row = kept[1] if kept is not None and kept[0] is item else self._make(item)
+            now[key] = (item, row)
+            rows.append(row)
+        self._last[book] = now
+        return rows
+
+
+def _firearm_now(firearm: Firearm) -> dict[str, Any]:
+    inspection = firearm.inspection
+    return {
+        "firearm": firearm.id,
+        "serial": firearm.serial,
+        "description": f"{firearm.make} {firearm.model} ({firearm.calibre})",
+        "kind": firearm.kind,
+        "custody": to_json(firearm.custody),
+        "chambers": [to_json(chamber) for chamber in firearm.contents],
+        "last_inspection": None
+        if inspection is None
+        else {
+            "index": inspection.index,
+            "purpose": inspection.purpose,
+            "witnesses": list(inspection.witnesses),
+            "by": inspection.by,
+            "current": firearm.inspection_current,
+            "clear": inspection.clear,
+        },
+        "evidence": sorted(firearm.evidence),
+        "flags": list(firearm.flags),
+    }
+
+
+def _box_now(box: Box) -> dict[str, Any]:
+    return {
+        "box": box.id,
+        "label": box.label,
+        "kind": box.kind,
+        "load": box.load,
+        "calibre": box.calibre,
+        "count": box.count,
+        "custody": to_json(box.custody),
+        "verified_on": box.verified_on,
+        "evidence": sorted(box.evidence),
+    }
+
+
+_firearm_rows = Rows(_firearm_now)
+_box_rows = Rows(_box_now)
+_list_rows = {kind: Rows(to_json) for kind in LISTS}
+
+
 def board(state: BookState, book: str) -> dict[str, Any]:
     """Every firearm now, every box and its count, the open incidents, the day."""
-    firearms = []
-    for firearm in sorted(state.firearms.values(), key=lambda f: f.id):
-        inspection = firearm.inspection
-        firearms.append(
-            {
-                "firearm": firearm.id,
-                "serial": firearm.serial,
-                "description": f"{firearm.make} {firearm.model} ({firearm.calibre})",
-                "kind": firearm.kind,
-                "custody": to_json(firearm.custody),
-                "chambers": [to_json(chamber) for chamber in firearm.contents],
-                "last_inspection": None
-                if inspection is None
-                else {
-                    "index": inspection.index,
-                    "purpose": inspection.purpose,
-                    "witnesses": list(inspection.witnesses),
-                    "by": inspection.by,
-                    "current": firearm.inspection_current,
-                    "clear": inspection.clear,
-                },
-                "evidence": sorted(firearm.evidence),
-                "flags": list(firearm.flags),
-            }
-        )
-    boxes = [
-        {
-            "box": box.id,
-            "label": box.label,
-            "kind": box.kind,
-            "load": box.load,
-            "calibre": box.calibre,
-            "count": box.count,
-            "custody": to_json(box.custody),
-            "verified_on": box.verified_on,
-            "evidence": sorted(box.evidence),
-        }
-        for box in sorted(state.boxes.values(), key=lambda b: b.id)
-    ]
+    firearms = _firearm_rows(book, state.firearms)
+    boxes = _box_rows(book, state.boxes)
     incidents = [to_json(i) for i in state.incidents.values() if i.open]
     frozen = state.frozen_by
     return {
@@ -281,19 +325,12 @@ def _d(entry: Entry) -> dict[str, Any]:
     return dict(entry.data)
 
 
-LISTS = {
-    "firearms": "firearms",
-    "boxes": "boxes",
-    "people": "people",
-    "locations": "locations",
-    "scenes": "scenes",
-    "incidents": "incidents",
-    "cases": "cases",
-}
 VIEWS = ("originals", "corrections", "both")
 
 
-def listing(state: BookState, kind: str, view: str = "both") -> list[dict[str, Any]]:
+def listing(
+    state: BookState, kind: str, view: str = "both", book: str = ""
+) -> list[dict[str, Any]]:
     """A list of one kind of thing (or the days, the refusals). Corrections are entries of their
     own and never change the originals: `originals` shows the values as first recorded,
     `corrections` only the corrections that concern this kind, `both` the originals with each
@@ -316,8 +353,8 @@ def listing(state: BookState, kind: str, view: str = "both") -> list[dict[str, A
     if view == "corrections":
         return [c for key in sorted(corrections) for c in corrections[key]]
     rows = []
-    for key in sorted(items):
-        row = to_json(items[key])
+    for key, made in zip(sorted(items), _list_rows[kind](book, items), strict=True):
+        row = dict(made)  # a copy: the made one is shared
         if view == "both" and key in corrections:
             row["corrections"] = corrections[key]
             corrected = dict(row)

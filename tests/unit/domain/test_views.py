@@ -10,7 +10,7 @@ from armory.domain.projections import same_state
 from armory.errors import InvalidInput
 from armory.ledger.entry import StoredEntry
 from armory.services.commands import CommandService
-from armory.services.views import board, listing
+from armory.services.views import Rows, board, listing
 from tests.unit.domain.conftest import OnSet
 
 
@@ -100,3 +100,34 @@ def test_a_new_process_reads_a_book_from_its_projections_not_from_its_first_entr
     assert 0 not in read_from
     assert state.size == on_set.ledger.store.size(on_set.book)
     assert same_state(state, on_set.service.replay(on_set.book))
+
+
+def test_rows_are_made_again_only_for_the_items_that_changed() -> None:
+    made: list[str] = []
+
+    def make(item: dict[str, str]) -> dict[str, str]:
+        made.append(item["id"])
+        return {"row": item["id"]}
+
+    rows = Rows(make)
+    a, b, c = {"id": "a"}, {"id": "b"}, {"id": "c"}
+    first = rows("film", {"b": b, "a": a})
+    assert first == [{"row": "a"}, {"row": "b"}]  # in the order of the keys
+    assert made == ["a", "b"]
+    b2 = {"id": "b"}  # equal, but another item: a command changed it
+    second = rows("film", {"a": a, "b": b2, "c": c})
+    assert made == ["a", "b", "b", "c"]
+    assert second[0] is first[0]
+    # Only the book's last rows are kept: the first b is forgotten, another book has its own.
+    rows("film", {"b": b})
+    rows("other", {"a": a})
+    assert made == ["a", "b", "b", "c", "b", "a"]
+
+
+def test_a_list_made_again_after_a_change_equals_one_made_afresh(on_set: OnSet) -> None:
+    before = listing(on_set.state, "firearms", "both", on_set.book)
+    corrected_serial(on_set)
+    after = listing(on_set.state, "firearms", "both", on_set.book)
+    assert after != before
+    assert after == listing(on_set.state, "firearms", "both")  # another key: made afresh
+    assert board(on_set.state, on_set.book) == board(on_set.state, "") | {"book": on_set.book}

@@ -403,7 +403,7 @@ def list_items(
     try:
         from armory.services import views  # noqa: PLC0415 -- loaded when needed
 
-        rows = views.listing(armory.commands.state(book), kind, view)
+        rows = views.listing(armory.commands.state(book), kind, view, book)
     finally:
         armory.close()
     typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))

@@ -23,6 +23,18 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from armory.domain.state import BookState
+from armory.errors import (
+    ArmoryError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StorageError,
+    TooManyAttempts,
+    Unauthorized,
+    VerificationFailed,
+)
 from armory.services.access import AccessService
 from armory.services.commands import CommandService, Outcome
 from armory.services.committer import GroupCommitter
@@ -173,18 +185,52 @@ class Services:
     access: AccessService
     tracer: Tracer
     committer: GroupCommitter
-    boards: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    # The views as sent, by book and view: each is made and written once per size of the book.
+    written: dict[tuple[str, str], tuple[int, bytes]] = field(default_factory=dict)
 
-    def board_json(self, book: str) -> bytes:
-        """The board as the API sends it, made and written once per size of the book: everyone
-        on set reads it."""
+    def view_json(self, book: str, view: str, make: Callable[[BookState], Any]) -> bytes:
+        """A view of the book's current state as the API sends it (the board, a list), made
+        and written once per size of the book: everyone on set reads the same few. A size names
+        one state (the ledger's first entries), so a kept answer is never stale."""
         state = self.commands.state(book)
-        cached = self.boards.get(book)
-        if cached is not None and cached[0] == state.size:
-            return cached[1]
-        written = orjson.dumps(board(state, book))
-        self.boards[book] = (state.size, written)
-        return written
+        key = (book, view)
+        kept = self.written.get(key)
+        if kept is not None and kept[0] == state.size:
+            return kept[1]
+        text = orjson.dumps(make(state))
+        self.written[key] = (state.size, text)
+        return text
+
+
+STATUS: dict[type[ArmoryError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Unauthorized: 401,
+    Forbidden: 403,
+    TooManyAttempts: 429,
+    VerificationFailed: 409,
+    StorageError: 503,
+}
+
+
+def status_of(problem: ArmoryError) -> int:
+    """The HTTP status that says what kind of problem it is."""
+    return next((s for kind, s in STATUS.items() if isinstance(problem, kind)), 500)
+
+
+def problem_answer(problem: ArmoryError) -> Response:
+    """The API's answer to a problem: its one sentence as `detail`, with its status."""
+    status = status_of(problem)
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(problem, TooManyAttempts):
+        headers["Retry-After"] = str(problem.retry_after)
+    body: dict[str, Any] = {"detail": problem.message}
+    if isinstance(problem, VerificationFailed) and problem.index is not None:
+        body["index"] = problem.index
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def json_answer(content: bytes, status: int = 200) -> Response:
@@ -370,8 +416,13 @@ def get_book(request: Request, svc: Svc, account: Me, book: BookId) -> BookInfo:
 
 
 def reader(request: Request, svc: Services, account: Account, book: str) -> frozenset[str]:
+    return may_read(svc, account, book, source(request))
+
+
+def may_read(svc: Services, account: Account, book: str, client: str) -> frozenset[str]:
+    """The reader's roles in the book; NotFound or Forbidden (logged) if they may not read it."""
     svc.ledger.book(book)  # 404 before 403: a book's existence is not a secret from its users
-    return svc.access.require_reader(account, book, source(request))
+    return svc.access.require_reader(account, book, client)
 
 
 # Commands
@@ -401,8 +452,16 @@ async def send_command(
         ),
     ],
 ) -> Any:
+    return await command_answer(svc, account, book, command, source(request))
+
+
+async def command_answer(
+    svc: Services, account: Account, book: str, command: dict[str, Any], client: str
+) -> Response:
+    """The answer to one command: 201 once its events are durable, 409 or 403 for a refusal
+    (recorded at its index); ArmoryError for a command that cannot be taken at all."""
     svc.ledger.book(book)
-    svc.access.require_writer(account, book, source(request))
+    svc.access.require_writer(account, book, client)
     # Queued for the book's writer (group commit); the answer comes once it is durable. A
     # command with PINs to check (Argon2id) or entries to read is made ready on a request
     # thread; most are ready at once, here.
@@ -429,7 +488,7 @@ async def send_command(
     if outcome.rule == "NOT_PERMITTED":
         # The person may not send this at all: an authorisation failure, recorded in the
         # book (the attempt is evidence) and in the security log.
-        svc.access.log("forbidden", outcome.message or "", account.id, book, source(request))
+        svc.access.log("forbidden", outcome.message or "", account.id, book, client)
         return JSONResponse(body, status_code=403)
     return JSONResponse(body, status_code=409)
 
@@ -445,8 +504,20 @@ async def send_command(
     summary="Every firearm and box now, the open incidents, the day",
 )
 def get_board(request: Request, svc: Svc, account: Me, book: BookId) -> Response:
-    reader(request, svc, account, book)
-    return json_answer(svc.board_json(book))
+    return board_answer(svc, account, book, source(request))
+
+
+def board_answer(svc: Services, account: Account, book: str, client: str) -> Response:
+    may_read(svc, account, book, client)
+    return json_answer(svc.view_json(book, "board", lambda state: board(state, book)))
+
+
+def list_answer(
+    svc: Services, account: Account, book: str, kind: str, view: str, client: str
+) -> Response:
+    may_read(svc, account, book, client)
+    made = svc.view_json(book, f"{kind}?{view}", lambda state: listing(state, kind, view, book))
+    return json_answer(made)
 
 
 def list_route(kind: str) -> Callable[..., Response]:
@@ -460,8 +531,7 @@ def list_route(kind: str) -> Callable[..., Response]:
             Query(description="Originals only, corrections only, or both"),
         ] = "both",
     ) -> Response:
-        reader(request, svc, account, book)
-        return json_answer(orjson.dumps(listing(svc.commands.state(book), kind, view)))
+        return list_answer(svc, account, book, kind, view, source(request))
 
     handler.__name__ = f"list_{kind}"
     return handler
@@ -531,7 +601,11 @@ def entries(
     tags=["ledger"],
 )
 def checkpoint(request: Request, svc: Svc, account: Me, book: BookId) -> PlainTextResponse:
-    reader(request, svc, account, book)
+    return checkpoint_answer(svc, account, book, source(request))
+
+
+def checkpoint_answer(svc: Services, account: Account, book: str, client: str) -> PlainTextResponse:
+    may_read(svc, account, book, client)
     return PlainTextResponse(svc.ledger.checkpoint(book).note)
 
 
@@ -548,18 +622,25 @@ def inclusion(
     book: BookId,
     index: Annotated[int, Query(ge=0)],
     size: Annotated[int | None, Query(ge=1)] = None,
-) -> InclusionProof:
-    reader(request, svc, account, book)
+) -> Response:
+    return inclusion_answer(svc, account, book, index, size, source(request))
+
+
+def inclusion_answer(
+    svc: Services, account: Account, book: str, index: int, size: int | None, client: str
+) -> Response:
+    may_read(svc, account, book, client)
     at = size if size is not None else svc.ledger.store.size(book)
     proof = svc.ledger.inclusion_proof(book, index, at)
     [entry] = list(svc.ledger.entries(book, index, index + 1))
-    return InclusionProof(
-        index=index,
-        size=at,
-        leaf_hash=_b64(hashlib.sha256(b"\x00" + entry.raw).digest()),
-        root=_b64(svc.ledger.root(book, at)),
-        proof=[_b64(h) for h in proof],
-    )
+    answer = {
+        "index": index,
+        "size": at,
+        "leaf_hash": _b64(hashlib.sha256(b"\x00" + entry.raw).digest()),
+        "root": _b64(svc.ledger.root(book, at)),
+        "proof": [_b64(h) for h in proof],
+    }
+    return json_answer(orjson.dumps(answer))
 
 
 @router.get(
