@@ -450,7 +450,10 @@ class SqlLedgerStore:
     def _open_writer(self, raw: Any, cursor: Any, book: str, known: int | None) -> SqlBookWriter:
         """Lock the book and read its size; both sent at once when its key base is `known`."""
         if known is None:
-            base = self._lock(cursor, book)
+            # SQLite: BEGIN IMMEDIATE took the one write lock already, so a book whose number
+            # is known (books are never removed) needs no statement to lock it.
+            cached = self._bases.get(book) if self.sql.sqlite else None
+            base = cached if cached is not None else self._lock(cursor, book)
             cursor.execute(self.sql.last_pos, (base, base + INDEX_MASK + 1))
             last = cursor.fetchone()[0]
             rows = self._rows_per_insert(raw)
