@@ -22,50 +22,7 @@ from armory.ledger import merkle
 from armory.ledger.bundle import verify_bundle
 from armory.ledger.checkpoint import open_checkpoint
 from armory.ledger.note import VerifierKey
-from tests.api.conftest import PASSWORD, ApiNode
-
-SAFE = {
-    "type": "register_location",
-    "location": "safe",
-    "name": "Armory safe",
-    "kind": "safe",
-    "locked": True,
-    "keyholders": ["ana"],
-}
-REVOLVER = {
-    "type": "receive_firearm",
-    "firearm": "R1",
-    "serial": "SAA-1",
-    "make": "Pietta",
-    "model": "1873",
-    "calibre": ".45 LC",
-    "kind": "functional",
-    "chambers": 6,
-    "from": {"source": "owned by the armorer"},
-    "location": "safe",
-}
-
-
-@pytest.fixture
-def film(api: ApiNode) -> ApiNode:
-    """Book `film` with an armorer (ana), a first AD (dan), a performer (lee), a safety
-    supervisor (sue), an investigator (ivy) and a person enrolled nowhere (zed)."""
-    crew = {"ana": "armorer", "dan": "first_ad", "lee": "performer", "sue": "safety"}
-    for user in (*crew, "ivy", "zed"):
-        api.add_user(user)
-    assert (
-        api.post(
-            "root", "/books", json={"book": "film", "kind": "production", "name": "Film"}
-        ).status_code
-        == 201
-    )
-    for user, role in [*crew.items(), ("ivy", "investigator")]:
-        api.ok(
-            "film", "root", {"type": "enroll_person", "person": user, "name": user, "roles": [role]}
-        )
-    api.ok("film", "ana", SAFE)
-    api.ok("film", "ana", REVOLVER)
-    return api
+from tests.api.conftest import PASSWORD, REVOLVER, ApiNode
 
 
 def vkey(api: ApiNode) -> VerifierKey:

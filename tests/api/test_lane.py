@@ -21,7 +21,6 @@ from starlette.types import Receive, Scope, Send
 from armory.entrypoints.web.app import create_app
 from armory.entrypoints.web.lane import Lane
 from tests.api.conftest import ApiNode
-from tests.api.test_api import film  # noqa: F401 -- the fixture, shared
 
 REFUSE = {"type": "refuse_to_handle", "firearm": "R1", "reason": "not sure it is cold"}
 
@@ -70,7 +69,7 @@ class Both:
 
 
 @pytest.fixture
-def both(film: ApiNode) -> Iterator[Both]:  # noqa: F811 -- the fixture imported above
+def both(film: ApiNode) -> Iterator[Both]:
     plain_app = create_app(film.armory, lane=False)
     spied = Spy(create_app(film.armory, lane=False))
     reads = ThreadPoolExecutor(2)
