@@ -7,6 +7,8 @@ front of the app tells whether the lane answered a request or passed it on.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -196,3 +198,28 @@ def test_a_token_the_lane_does_not_know_goes_on_to_the_app(both: Both) -> None:
         answer = both.laned.get("/api/v1/books/film/board", headers=headers)
         assert answer.status_code == 401
         assert len(both.spy.paths) == before + 1
+
+
+@pytest.mark.parametrize(("threads", "readers"), [(1, 1), (2, 1), (4, 2), (8, 4)])
+def test_the_lanes_reads_run_on_half_the_request_threads(
+    api: ApiNode, threads: int, readers: int
+) -> None:
+    app = create_app(api.armory, threads=threads)
+    [lane] = [m for m in app.user_middleware if m.cls is Lane]
+    running = 0
+    most = 0
+    lock = threading.Lock()
+
+    def read() -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+
+    with TestClient(app):
+        for done in [lane.kwargs["reads"].submit(read) for _ in range(2 * threads + 2)]:
+            done.result()
+    assert most == readers  # commands come first: reads never take every request thread

@@ -155,6 +155,32 @@ def test_a_fresh_processs_first_proof_takes_two_statements(sqlite_url: str) -> N
         writer_engine.dispose()
 
 
+def test_an_append_to_a_book_the_process_knows_takes_no_statement_to_lock_it(
+    sqlite_url: str,
+) -> None:
+    writer, writer_engine = sql_ledger(sqlite_url)
+    writer.create_book("demo", "production", "Demo", "admin")
+    fresh, engine = sql_ledger(sqlite_url)
+    engine.dispose()  # the store's first connection is made below, where it is traced
+    statements: list[str] = []
+
+    @event.listens_for(engine, "connect")
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(statements.append)
+
+    try:
+        fresh.append("demo", drafts(1))
+        statements.clear()
+        fresh.append("demo", drafts(1, start=1))
+        # BEGIN IMMEDIATE holds SQLite's one write lock: the book needs no statement of its own.
+        assert statements[0] == "BEGIN IMMEDIATE"
+        assert not [sql for sql in statements if "FROM books" in sql]
+        assert fresh.verify_book("demo").size == 3
+    finally:
+        engine.dispose()
+        writer_engine.dispose()
+
+
 def test_an_append_whose_rollback_fails_reports_its_own_error_and_drops_the_connection(
     demo: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
