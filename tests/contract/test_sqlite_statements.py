@@ -130,12 +130,11 @@ def test_the_stores_own_connection_is_reused_and_never_left_inside_a_transaction
         other_engine.dispose()
 
 
-def test_a_fresh_processs_first_proof_takes_two_statements(sqlite_url: str) -> None:
-    writer, writer_engine = sql_ledger(sqlite_url)
-    writer.create_book("demo", "production", "Demo", "admin")
-    writer.append_many("demo", drafts(1000), commit_every=400)
+@contextlib.contextmanager
+def traced_process(sqlite_url: str) -> Iterator[tuple[LedgerService, list[str]]]:
+    """A ledger as a fresh process opens it, and every statement its store's connection sends."""
     fresh, engine = sql_ledger(sqlite_url)
-    engine.dispose()  # the store's first connection is made below, where it is traced
+    engine.dispose()  # the store's first connection is made by the caller, where it is traced
     statements: list[str] = []
 
     @event.listens_for(engine, "connect")
@@ -143,15 +142,25 @@ def test_a_fresh_processs_first_proof_takes_two_statements(sqlite_url: str) -> N
         dbapi_connection.set_trace_callback(statements.append)
 
     try:
-        proof = fresh.inclusion_proof("demo", 777, size=1001)
-        assert len(proof) == 10
-        # The book's record with its size, then the proof's nodes.
-        assert [sql.split(" FROM ")[0][:20] for sql in statements] == [
-            "SELECT b.id, b.kind,",
-            "SELECT pos, hashes",
-        ]
+        yield fresh, statements
     finally:
         engine.dispose()
+
+
+def test_a_fresh_processs_first_proof_takes_two_statements(sqlite_url: str) -> None:
+    writer, writer_engine = sql_ledger(sqlite_url)
+    writer.create_book("demo", "production", "Demo", "admin")
+    writer.append_many("demo", drafts(1000), commit_every=400)
+    try:
+        with traced_process(sqlite_url) as (fresh, statements):
+            proof = fresh.inclusion_proof("demo", 777, size=1001)
+            assert len(proof) == 10
+            # The book's record with its size, then the proof's nodes.
+            assert [sql.split(" FROM ")[0][:20] for sql in statements] == [
+                "SELECT b.id, b.kind,",
+                "SELECT pos, hashes",
+            ]
+    finally:
         writer_engine.dispose()
 
 
@@ -160,24 +169,17 @@ def test_an_append_to_a_book_the_process_knows_takes_no_statement_to_lock_it(
 ) -> None:
     writer, writer_engine = sql_ledger(sqlite_url)
     writer.create_book("demo", "production", "Demo", "admin")
-    fresh, engine = sql_ledger(sqlite_url)
-    engine.dispose()  # the store's first connection is made below, where it is traced
-    statements: list[str] = []
-
-    @event.listens_for(engine, "connect")
-    def trace(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.set_trace_callback(statements.append)
-
     try:
-        fresh.append("demo", drafts(1))
-        statements.clear()
-        fresh.append("demo", drafts(1, start=1))
-        # BEGIN IMMEDIATE holds SQLite's one write lock: the book needs no statement of its own.
-        assert statements[0] == "BEGIN IMMEDIATE"
-        assert not [sql for sql in statements if "FROM books" in sql]
-        assert fresh.verify_book("demo").size == 3
+        with traced_process(sqlite_url) as (fresh, statements):
+            fresh.append("demo", drafts(1))
+            statements.clear()
+            fresh.append("demo", drafts(1, start=1))
+            # BEGIN IMMEDIATE holds SQLite's one write lock: the book needs no statement of
+            # its own.
+            assert statements[0] == "BEGIN IMMEDIATE"
+            assert not [sql for sql in statements if "FROM books" in sql]
+            assert fresh.verify_book("demo").size == 3
     finally:
-        engine.dispose()
         writer_engine.dispose()
 
 
