@@ -14,7 +14,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeAlias, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from armory.errors import InvalidInput
 
@@ -37,8 +37,13 @@ def json_name(field: dataclasses.Field[Any]) -> str:
     return name
 
 
+# Where a value is in the command: a path like `chambers[2].content`, kept as nested pairs
+# (where its container is, its member name or element number) and written out only for an
+# error message. A command is read far more often than it is wrong.
+Where: TypeAlias = "str | tuple[Where, str | int]"
+
 # How a value of one type hint is checked and converted: (value, where it is) -> the value.
-Converter = Callable[[object, str], Any]
+Converter = Callable[[object, Where], Any]
 
 
 @cache
@@ -67,22 +72,30 @@ def _fields(cls: Any) -> tuple[frozenset[str], tuple[tuple[str, str, Converter, 
     return frozenset(name for _, name, _, _ in fields), fields
 
 
-def from_json(cls: type[T], value: object, where: str = "") -> T:
+def from_json(cls: type[T], value: object, where: Where = "") -> T:
     """Build a dataclass of type `cls` from a JSON object, or raise InvalidInput."""
     if not isinstance(value, Mapping):
-        raise InvalidInput(f"{where or 'the command'} must be a JSON object")
+        raise InvalidInput(f"{_place(where) or 'the command'} must be a JSON object")
     known, fields = _fields(typing.cast(Any, cls))
     if not known.issuperset(value):
         extra = sorted(set(value) - known)
-        raise InvalidInput(f"{_at(where, extra[0])} is not a field here")
+        raise InvalidInput(f"{_place((where, extra[0]))} is not a field here")
     arguments: dict[str, Any] = {}
     for attribute, name, convert, required in fields:
         if name not in value:
             if required:
-                raise InvalidInput(f"{_at(where, name)} is required")
+                raise InvalidInput(f"{_place((where, name))} is required")
             continue
-        arguments[attribute] = convert(value[name], _at(where, name))
+        arguments[attribute] = convert(value[name], (where, name))
     return cls(**arguments)
+
+
+def _place(where: Where) -> str:
+    """The path `where` stands for, as a person reads it."""
+    if isinstance(where, str):
+        return where
+    parent, name = where
+    return _at(_place(parent), name)
 
 
 def _at(where: str, name: str | int) -> str:
@@ -117,19 +130,19 @@ def _converter(hint: Any) -> Converter:  # noqa: PLR0911 -- one converter per ki
     return _unreadable
 
 
-def _as_is(value: object, _where: str) -> object:
+def _as_is(value: object, _where: Where) -> object:
     return value
 
 
-def _unreadable(_value: object, where: str) -> object:
-    raise InvalidInput(f"{where} has a type this version cannot read")
+def _unreadable(_value: object, where: Where) -> object:
+    raise InvalidInput(f"{_place(where)} has a type this version cannot read")
 
 
 def _union_converter(options: tuple[Any, ...]) -> Converter:
     nullable = type(None) in options
     converters = tuple(_converter(option) for option in options if option is not type(None))
 
-    def convert(value: object, where: str) -> Any:
+    def convert(value: object, where: Where) -> Any:
         if value is None and nullable:
             return None
         problems: list[str] = []
@@ -138,7 +151,9 @@ def _union_converter(options: tuple[Any, ...]) -> Converter:
                 return option(value, where)
             except InvalidInput as problem:
                 problems.append(problem.message)
-        raise InvalidInput(problems[0] if len(problems) == 1 else f"{where} is not in a valid form")
+        raise InvalidInput(
+            problems[0] if len(problems) == 1 else f"{_place(where)} is not in a valid form"
+        )
 
     return convert
 
@@ -147,76 +162,76 @@ def _literal_converter(allowed: tuple[Any, ...]) -> Converter:
     boolean = any(isinstance(a, bool) for a in allowed)
     choices = ", ".join(str(a) for a in allowed)
 
-    def convert(value: object, where: str) -> Any:
+    def convert(value: object, where: Where) -> Any:
         if value not in allowed or isinstance(value, bool) != boolean:
-            raise InvalidInput(f"{where} must be one of: {choices}")
+            raise InvalidInput(f"{_place(where)} must be one of: {choices}")
         return value
 
     return convert
 
 
-def _null(value: object, where: str) -> None:
+def _null(value: object, where: Where) -> None:
     if value is not None:
-        raise InvalidInput(f"{where} must be null")
+        raise InvalidInput(f"{_place(where)} must be null")
 
 
-def _bool(value: object, where: str) -> bool:
+def _bool(value: object, where: Where) -> bool:
     if not isinstance(value, bool):
-        raise InvalidInput(f"{where} must be true or false")
+        raise InvalidInput(f"{_place(where)} must be true or false")
     return value
 
 
-def _int(value: object, where: str) -> int:
+def _int(value: object, where: Where) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidInput(f"{where} must be a whole number")
+        raise InvalidInput(f"{_place(where)} must be a whole number")
     if not -(2**53) < value < 2**53:
-        raise InvalidInput(f"{where} is out of range")
+        raise InvalidInput(f"{_place(where)} is out of range")
     return value
 
 
-def _as_date(value: object, where: str) -> Date:
+def _as_date(value: object, where: Where) -> Date:
     return Date(_date(value, where))
 
 
 def _sequence_converter(element: Converter) -> Converter:
-    def convert(value: object, where: str) -> tuple[Any, ...]:
+    def convert(value: object, where: Where) -> tuple[Any, ...]:
         if not isinstance(value, list):
-            raise InvalidInput(f"{where} must be a list")
+            raise InvalidInput(f"{_place(where)} must be a list")
         if len(value) > MAX_ITEMS:
-            raise InvalidInput(f"{where} has more than {MAX_ITEMS} elements")
-        return tuple(element(item, f"{where}[{n}]") for n, item in enumerate(value))
+            raise InvalidInput(f"{_place(where)} has more than {MAX_ITEMS} elements")
+        return tuple(element(item, (where, n)) for n, item in enumerate(value))
 
     return convert
 
 
 def _mapping_converter(element: Converter) -> Converter:
-    def convert(value: object, where: str) -> dict[str, Any]:
+    def convert(value: object, where: Where) -> dict[str, Any]:
         if not isinstance(value, Mapping):
-            raise InvalidInput(f"{where} must be an object")
+            raise InvalidInput(f"{_place(where)} must be an object")
         if len(value) > MAX_ITEMS:
-            raise InvalidInput(f"{where} has more than {MAX_ITEMS} members")
-        return {_text(k, where): element(v, _at(where, str(k))) for k, v in value.items()}
+            raise InvalidInput(f"{_place(where)} has more than {MAX_ITEMS} members")
+        return {_text(k, where): element(v, (where, k)) for k, v in value.items()}
 
     return convert
 
 
-def _text(value: object, where: str) -> str:
+def _text(value: object, where: Where) -> str:
     if not isinstance(value, str):
-        raise InvalidInput(f"{where} must be a string")
+        raise InvalidInput(f"{_place(where)} must be a string")
     if len(value) > MAX_TEXT:
-        raise InvalidInput(f"{where} is longer than {MAX_TEXT} characters")
+        raise InvalidInput(f"{_place(where)} is longer than {MAX_TEXT} characters")
     if not value.strip():
-        raise InvalidInput(f"{where} must not be empty")
+        raise InvalidInput(f"{_place(where)} must not be empty")
     return value
 
 
-def _date(value: object, where: str) -> str:
+def _date(value: object, where: Where) -> str:
     if not isinstance(value, str) or len(value) != 10:
-        raise InvalidInput(f"{where} must be a date written YYYY-MM-DD")
+        raise InvalidInput(f"{_place(where)} must be a date written YYYY-MM-DD")
     try:
         datetime.date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"{where} is not a real date (YYYY-MM-DD)") from None
+        raise InvalidInput(f"{_place(where)} is not a real date (YYYY-MM-DD)") from None
     return value
 
 
@@ -247,20 +262,110 @@ def to_json(value: object) -> Any:
     if cls in _PLAIN or isinstance(value, str | int | float | bool):
         return value
     if hasattr(cls, "__dataclass_fields__"):
+        return _encoder(cls)(value)
+    return _generic_json(value)
+
+
+def _generic_json(value: object) -> Any:
+    """`to_json` by looking at each value's type as it comes: for values whose type hint does
+    not say enough (`Any`, unions of several structures), and the reference `_encoder`'s
+    output is tested against."""
+    cls: Any = type(value)
+    if cls in _PLAIN or isinstance(value, str | int | float | bool):
+        return value
+    if hasattr(cls, "__dataclass_fields__"):
         out: dict[str, Any] = {}
         for attribute, name, omit_none in _json_fields(cls):
             item = getattr(value, attribute)
             if item is None and omit_none:
                 continue
-            out[name] = to_json(item)
+            out[name] = _generic_json(item)
         return out
     if isinstance(value, tuple | list):
         return [to_json(item) for item in value]
     if isinstance(value, Mapping):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, frozenset | set):
-        return sorted(to_json(item) for item in value)
+        return sorted(_generic_json(item) for item in value)
     return value
+
+
+# Type hints whose values `to_json` returns as they are.
+_PLAIN_HINTS = frozenset({str, int, float, bool, type(None), Date})
+_building: set[Any] = set()  # classes whose encoder is being made (a class that contains itself)
+
+
+@cache
+def _encoder(cls: Any) -> Callable[[Any], dict[str, Any]]:
+    """A function that writes a dataclass of type `cls` as `_generic_json` does, made once per
+    class from its type hints: one statement per field, and no question at run time about what
+    a field holds. Projections write the documents of what each command changed, and asking
+    every value its type was most of that time (docs/architecture.md)."""
+    namespace: dict[str, Any] = {"_generic_json": _generic_json}
+    lines = ["def encode(value):", "    out = {}"]
+    _building.add(cls)
+    try:
+        hints = get_type_hints(cls)
+        for number, (attribute, name, omit_none) in enumerate(_json_fields(cls)):
+            convert = _value_encoder(hints[attribute])
+            if convert is None:
+                expression = "item"
+            else:
+                namespace[f"convert{number}"] = convert
+                expression = f"None if item is None else convert{number}(item)"
+            lines.append(f"    item = value.{attribute}")
+            target = f"out[{name!r}] = {expression}"
+            lines.append(f"    if item is not None: {target}" if omit_none else f"    {target}")
+    finally:
+        _building.discard(cls)
+    lines.append("    return out")
+    exec(compile("\n".join(lines), f"<to_json of {cls.__qualname__}>", "exec"), namespace)  # noqa: S102 -- the code is made here from the class's own field names
+    encode: Callable[[Any], dict[str, Any]] = namespace["encode"]
+    return encode
+
+
+def _value_encoder(hint: Any) -> Callable[[Any], Any] | None:  # noqa: PLR0911 -- one per shape
+    """How a field of type `hint` is written (never given None: the caller tests for it), or
+    None when its value is written as it is."""
+    origin = get_origin(hint)
+    if hint in _PLAIN_HINTS or origin is Literal:
+        return None
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(hint) if a is not type(None)]
+        encoders = [_value_encoder(option) for option in options]
+        if all(encoder is None for encoder in encoders):
+            return None
+        return encoders[0] if len(options) == 1 else _generic_json
+    if origin in (tuple, list, frozenset, set):
+        args = get_args(hint)
+        element = _value_encoder(args[0]) if args and args[0] is not Any else _generic_json
+        ordered = origin in (frozenset, set)  # a set is written as a sorted list
+        if element is None:
+            return sorted if ordered else list
+        return _sorted_of(element) if ordered else _list_of(element)
+    if origin in (dict, Mapping, typing.Mapping):
+        args = get_args(hint)
+        member = _value_encoder(args[1]) if len(args) == 2 and args[1] is not Any else _generic_json
+        return _object_of(member if member is not None else _as_it_is)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and hint not in _building:
+        return _encoder(hint)
+    return _generic_json
+
+
+def _as_it_is(value: Any) -> Any:
+    return value
+
+
+def _list_of(element: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
+    return lambda value: [element(item) for item in value]
+
+
+def _sorted_of(element: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
+    return lambda value: sorted(element(item) for item in value)
+
+
+def _object_of(member: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]:
+    return lambda value: {str(key): member(item) for key, item in value.items()}
 
 
 def restore(hint: Any, value: Any) -> Any:  # noqa: PLR0911 -- one return per JSON shape
