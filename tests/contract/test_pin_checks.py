@@ -99,6 +99,41 @@ def test_hashing_ahead_skips_unknown_people_and_pins_already_remembered(
     assert store.check_pin("nobody", "1234", NOW) == PinResult.UNKNOWN
 
 
+def test_the_pins_of_one_command_are_read_at_once_and_answer_as_one_by_one(
+    accounts: tuple[SqlAccounts, CountingHasher], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, _hasher = accounts
+    assert store.check_pins([("lee", "3333"), ("dan", "2222")], NOW) == [PinResult.OK] * 2
+    reads: list[int] = []
+    real = store.engine.raw_connection
+
+    def counting() -> Any:
+        reads.append(1)
+        return real()
+
+    monkeypatch.setattr(store.engine, "raw_connection", counting)
+    pairs = [("lee", "3333"), ("dan", "2222"), ("lee", "3333"), ("nobody", "1234")]
+    assert store.check_pins(pairs, NOW) == [PinResult.OK] * 3 + [PinResult.UNKNOWN]
+    assert reads == [1]  # every row in one statement, nothing written
+
+
+def test_pins_checked_at_once_count_and_lock_as_they_do_one_by_one(
+    accounts: tuple[SqlAccounts, CountingHasher],
+) -> None:
+    store, _hasher = accounts
+    for _ in range(3):
+        assert store.check_pin("sue", "9999", NOW) == PinResult.WRONG
+    # A right PIN clears sue's three failures; lee's five wrong ones lock lee within the call,
+    # so the sixth finds the lock (read again after each write), right PIN or not.
+    pairs = [("sue", "4444"), *[("lee", "0000")] * 5, ("lee", "3333"), ("dan", "2222")]
+    expected = [PinResult.OK, *[PinResult.WRONG] * 5, PinResult.LOCKED, PinResult.OK]
+    assert store.check_pins(pairs, NOW) == expected
+    for _ in range(4):
+        assert store.check_pin("sue", "9999", NOW) == PinResult.WRONG
+    assert store.check_pin("sue", "4444", NOW) == PinResult.OK  # four since the clearing
+    assert store.check_pin("lee", "3333", NOW) == PinResult.LOCKED
+
+
 @pytest.fixture
 def western(database_url: str) -> Iterator[tuple[CommandService, CommandService, CountingHasher]]:
     """A production set up; and, as a new process would have it on the same database, a

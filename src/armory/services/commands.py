@@ -189,8 +189,11 @@ class CommandService:
     def _check_pins(self, book: str, envelope: Envelope) -> frozenset[str]:
         failures: set[str] = set()
         now = self.ledger.clock()
-        for confirmation in pin_confirmations(envelope):
-            result = self.accounts.check_pin(confirmation.person, confirmation.pin, now)
+        confirmations = pin_confirmations(envelope)
+        if not confirmations:
+            return frozenset()
+        results = self.accounts.check_pins([(c.person, c.pin) for c in confirmations], now)
+        for confirmation, result in zip(confirmations, results, strict=True):
             if result != PinResult.OK:
                 failures.add(confirmation.person)
                 if self.security is not None:

@@ -144,6 +144,11 @@ class Accounts(Protocol):
         """One of PinResult's values. A wrong PIN counts toward the lockout."""
         ...
 
+    def check_pins(self, pairs: Sequence[tuple[str, str]], now: datetime) -> list[str]:
+        """`check_pin` of each (person, PIN) pair in turn, with the same answers, failures and
+        lockouts; the PINs of one command checked at once."""
+        ...
+
     def precheck_pins(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Get ready to check these (person, PIN) pairs soon, e.g. by hashing them in parallel.
         It decides nothing: `check_pin` gives the same answers, failures and lockouts."""

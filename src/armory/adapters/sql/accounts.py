@@ -8,7 +8,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -63,12 +63,9 @@ class SqlAccounts:
         # Accounts found, for TOKEN_CACHE_SECONDS: asked for once per command, never deleted.
         self._accounts: dict[str, tuple[Account, float]] = {}
         self._decoy: str | None = None  # made on first need: every CLI process opens accounts
-        mark = "?" if engine.dialect.name == "sqlite" else "%s"
+        mark = self._mark = "?" if engine.dialect.name == "sqlite" else "%s"
         self._get_sql = f"SELECT id, name, is_admin FROM accounts WHERE id = {mark}"  # noqa: S608 -- a placeholder only
-        self._pin_sql = (
-            "SELECT pin_hash, pin_failures, pin_locked_until FROM accounts "  # noqa: S608 -- a placeholder only
-            f"WHERE id = {mark}"
-        )
+        self._pin_sql_for: dict[int, str] = {}  # the PIN rows' statement, by how many people
 
     def remembered(self, person: str) -> Account | None:
         with self._lock:
@@ -122,23 +119,56 @@ class SqlAccounts:
             raise Conflict(f"account {account.id!r} already exists") from None
 
     def check_pin(self, person: str, pin: str, now: datetime) -> str:
+        return self.check_pins([(person, pin)], now)[0]
+
+    def check_pins(self, pairs: Sequence[tuple[str, str]], now: datetime) -> list[str]:
+        """Each (person, PIN) pair's PinResult, in turn. The PIN rows of everyone named come in
+        one statement; after a check that wrote to them (a wrong PIN, or the first right one
+        after wrong ones), the next pair reads its row again."""
         moment = now.timestamp()
+        results: list[str] = []
+        rows: dict[str, tuple[str, int, float | None]] | None = None
+        for index, (person, pin) in enumerate(pairs):
+            if rows is None:
+                rows = self._pin_rows([someone for someone, _pin in pairs[index:]])
+            result, wrote = self._check_pin(person, pin, rows.get(person), moment)
+            results.append(result)
+            if wrote:
+                rows = None
+        return results
+
+    def _pin_rows(self, people: Sequence[str]) -> dict[str, tuple[str, int, float | None]]:
+        """The PIN hash, failures and lock of each of `people` that has an account."""
+        wanted = sorted(set(people))
+        sql = self._pin_sql_for.get(len(wanted))
+        if sql is None:
+            marks = ", ".join([self._mark] * len(wanted))
+            sql = self._pin_sql_for[len(wanted)] = (
+                "SELECT id, pin_hash, pin_failures, pin_locked_until FROM accounts "  # noqa: S608 -- placeholders only
+                f"WHERE id IN ({marks})"
+            )
         raw = self.engine.raw_connection()
         try:
-            rows = read_rows(raw, self._pin_sql, (person,))
+            found = read_rows(raw, sql, wanted)
         finally:
             raw.close()
-        if not rows:
-            return PinResult.UNKNOWN
-        pin_hash, pin_failures, pin_locked_until = rows[0]
+        return {row[0]: (row[1], row[2], row[3]) for row in found}
+
+    def _check_pin(
+        self, person: str, pin: str, row: tuple[str, int, float | None] | None, moment: float
+    ) -> tuple[str, bool]:
+        """One PIN against its account's row: the result, and whether the row was written."""
+        if row is None:
+            return PinResult.UNKNOWN, False
+        pin_hash, pin_failures, pin_locked_until = row
         if pin_locked_until is not None and pin_locked_until > moment:
-            return PinResult.LOCKED
+            return PinResult.LOCKED, False
         tag = self._tag(person, pin)
         if self._is_cached(person, tag):
-            return PinResult.OK
+            return PinResult.OK, False
         if not self._take_prechecked(person, tag, pin_hash) and not self._matches(pin_hash, pin):
             self._count_failure(person, moment)
-            return PinResult.WRONG
+            return PinResult.WRONG, True
         with self._lock:
             self._verified[person] = (tag, time.monotonic() + PIN_CACHE_SECONDS)
         if pin_failures:
@@ -148,7 +178,8 @@ class SqlAccounts:
                     .where(accounts.c.id == person)
                     .values(pin_failures=0, pin_locked_until=None)
                 )
-        return PinResult.OK
+            return PinResult.OK, True
+        return PinResult.OK, False
 
     def precheck_pins(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Verify the hashes of several PINs at once, one per core, ahead of `check_pin`.
