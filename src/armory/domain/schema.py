@@ -74,20 +74,77 @@ def _fields(cls: Any) -> tuple[frozenset[str], tuple[tuple[str, str, Converter, 
 
 def from_json(cls: type[T], value: object, where: Where = "") -> T:
     """Build a dataclass of type `cls` from a JSON object, or raise InvalidInput."""
-    if not isinstance(value, Mapping):
-        raise InvalidInput(f"{_place(where) or 'the command'} must be a JSON object")
-    known, fields = _fields(typing.cast(Any, cls))
-    if not known.issuperset(value):
-        extra = sorted(set(value) - known)
-        raise InvalidInput(f"{_place((where, extra[0]))} is not a field here")
-    arguments: dict[str, Any] = {}
-    for attribute, name, convert, required in fields:
-        if name not in value:
-            if required:
-                raise InvalidInput(f"{_place((where, name))} is required")
-            continue
-        arguments[attribute] = convert(value[name], (where, name))
-    return cls(**arguments)
+    read: Converter = _reader(typing.cast(Any, cls))
+    built: T = read(value, where)
+    return built
+
+
+_reading: set[Any] = set()  # classes whose reader is being made
+
+
+@cache
+def _reader(cls: Any) -> Converter:
+    """A function that builds a `cls` from a JSON object, made once per class: the checks of
+    each field in turn, written out as statements (like `_encoder`). A command is read for
+    every line of `armory do`; its nested records (an inspection's chambers and witnesses) are
+    read by their own functions."""
+    _reading.add(cls)
+    try:
+        known, fields = _fields(cls)
+    finally:
+        _reading.discard(cls)
+    defaults = {f.name: f for f in dataclasses.fields(cls)}
+    namespace: dict[str, Any] = {
+        "cls": cls,
+        "known": known,
+        "Mapping": Mapping,
+        "dict": dict,
+        "refuse_value": _refuse_value,
+        "refuse_members": _refuse_members,
+        "refuse_missing": _refuse_missing,
+    }
+    lines = [
+        "def read(value, where):",
+        "    if type(value) is not dict and not isinstance(value, Mapping):",
+        "        refuse_value(where)",
+        "    if not known.issuperset(value):",
+        "        refuse_members(where, value, known)",
+    ]
+    arguments = []
+    for number, (attribute, name, convert, required) in enumerate(fields):
+        namespace[f"convert{number}"] = convert
+        read = f"convert{number}(value[{name!r}], (where, {name!r}))"
+        if required:
+            lines.append(f"    if {name!r} not in value: refuse_missing(where, {name!r})")
+            lines.append(f"    a{number} = {read}")
+        else:
+            declared = defaults[attribute]
+            if declared.default is not dataclasses.MISSING:
+                namespace[f"default{number}"] = declared.default
+                fallback = f"default{number}"
+            else:
+                namespace[f"default{number}"] = declared.default_factory
+                fallback = f"default{number}()"
+            lines.append(f"    a{number} = {read} if {name!r} in value else {fallback}")
+        arguments.append(f"{attribute}=a{number}")
+    lines.append(f"    return cls({', '.join(arguments)})")
+    source = "\n".join(lines)
+    exec(compile(source, f"<from_json of {cls.__qualname__}>", "exec"), namespace)  # noqa: S102 -- the code is made here from the class's own field names
+    read_value: Converter = namespace["read"]
+    return read_value
+
+
+def _refuse_value(where: Where) -> None:
+    raise InvalidInput(f"{_place(where) or 'the command'} must be a JSON object")
+
+
+def _refuse_members(where: Where, value: Mapping[str, Any], known: frozenset[str]) -> None:
+    extra = sorted(set(value) - known)
+    raise InvalidInput(f"{_place((where, extra[0]))} is not a field here")
+
+
+def _refuse_missing(where: Where, name: str) -> None:
+    raise InvalidInput(f"{_place((where, name))} is required")
 
 
 def _place(where: Where) -> str:
@@ -125,8 +182,10 @@ def _converter(hint: Any) -> Converter:  # noqa: PLR0911 -- one converter per ki
         args = get_args(hint)
         return _mapping_converter(_converter(args[1] if len(args) == 2 else Any))
     if dataclasses.is_dataclass(hint):
-        cls = typing.cast(type, hint)
-        return lambda value, where: from_json(cls, value, where)
+        cls = typing.cast(Any, hint)
+        if cls in _reading:  # a record that contains itself: found when it is read
+            return lambda value, where: _reader(cls)(value, where)  # noqa: PLW0108 -- made later, when it is called
+        return _reader(cls)
     return _unreadable
 
 

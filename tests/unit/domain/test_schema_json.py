@@ -1,7 +1,9 @@
-"""`to_json` writes each dataclass with a function made from its type hints. These tests hold it
-to the JSON the value itself describes: written out by hand for every shape a field can have,
-and equal, member order included, to the type-by-type walk (`_generic_json`) for every record
-and command of a production that has been through a day's protocol."""
+"""`to_json` writes each dataclass, and `from_json` reads it, with a function made once per class
+from its type hints. These tests hold the writing to the JSON each value describes: written out
+by hand for every shape a field can have, and equal, member order included, to the type-by-type
+walk (`_generic_json`) for every record and command of a production that has been through a
+day's protocol. And the reading to its defaults, its required fields and its messages, which
+name the path of what is wrong, also in a record that contains itself."""
 
 from __future__ import annotations
 
@@ -10,9 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import pytest
+
 from armory.domain.commands import parse_command
 from armory.domain.projections import KINDS, SERIES
-from armory.domain.schema import Date, _generic_json, to_json
+from armory.domain.schema import Date, _generic_json, from_json, to_json
+from armory.errors import InvalidInput
 from tests.unit.domain.conftest import (
     OnSet,
     declare,
@@ -162,3 +167,42 @@ def test_every_kind_of_command_is_written_as_the_walk_writes_it() -> None:
                 assert ordered(to_json(value)) == ordered(_generic_json(value))
                 written += 1
     assert written == 10
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    children: tuple[Node, ...] = ()
+    marks: list[str] = field(default_factory=list)
+    size: int = field(default=1, metadata={"required": True})
+
+
+def test_a_record_that_contains_itself_is_read_and_a_wrong_member_is_named_by_its_path() -> None:
+    value = {"name": "a", "size": 2, "children": [{"name": "b", "size": 3}]}
+    read = from_json(Node, value)
+    assert read == Node("a", (Node("b", size=3),), size=2)
+    assert to_json(read) == {
+        "name": "a",
+        "children": [{"name": "b", "children": [], "marks": [], "size": 3}],
+        "marks": [],
+        "size": 2,
+    }
+    wrong = {"name": "a", "size": 2, "children": [{"name": "b", "size": 3, "colour": "red"}]}
+    with pytest.raises(InvalidInput, match=r"^children\[0\]\.colour is not a field here$"):
+        from_json(Node, wrong)
+
+
+def test_absent_fields_take_their_defaults_and_a_field_marked_required_must_be_there() -> None:
+    first, second = (
+        from_json(Node, {"name": "a", "size": 1}),
+        from_json(Node, {"name": "b", "size": 1}),
+    )
+    assert first.children == ()
+    assert first.marks == []
+    assert first.marks is not second.marks  # a default factory makes one each time
+    with pytest.raises(InvalidInput, match=r"^children\[0\]\.size is required$"):
+        from_json(Node, {"name": "a", "size": 1, "children": [{"name": "b"}]})
+    with pytest.raises(InvalidInput, match=r"^the command must be a JSON object$"):
+        from_json(Node, ["name"])
+    with pytest.raises(InvalidInput, match=r"^children\[1\] must be a JSON object$"):
+        from_json(Node, {"name": "a", "size": 1, "children": [{"name": "b", "size": 1}, 7]})
