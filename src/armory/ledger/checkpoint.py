@@ -24,6 +24,8 @@ HASH_SIZE = 32  # SHA-256 Merkle trees (RFC 6962 §2.1).
 _TREE_SIZE = re.compile(r"0|[1-9][0-9]{0,18}")
 # No ASCII control character may appear in a note (C2SP signed-note §Format).
 _CONTROL = re.compile(r"[\x00-\x1f]")
+# Any character str.isspace() calls a space: in str patterns `\s` is that same test, in C.
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,8 @@ class Checkpoint:
     def to_text(self) -> str:
         """The note body: origin, size, base64 root and extension lines, each ending in "\\n"."""
         root = base64.b64encode(self.root_hash).decode("ascii")
-        return "".join(
-            f"{line}\n" for line in (self.origin, str(self.size), root, *self.extensions)
-        )
+        extensions = "".join(f"{line}\n" for line in self.extensions)
+        return f"{self.origin}\n{self.size}\n{root}\n{extensions}"
 
     @classmethod
     def parse(cls, text: str) -> Checkpoint:
@@ -124,7 +125,7 @@ def _check_origin(origin: str) -> None:
     if (
         not isinstance(origin, str)
         or not origin
-        or any(character.isspace() for character in origin)
+        or _SPACE.search(origin)
         or _CONTROL.search(origin)
         or not _is_unicode(origin)
     ):

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple, cast
+from typing import ClassVar, NamedTuple, cast
 
 import orjson
 
@@ -110,9 +110,13 @@ class DraftEncoder:
     batch and go into the template once; actors and types repeat and are encoded once each.
     """
 
+    # The canonical bytes of the names entries repeat (books, actors, types), for every
+    # encoder: a one-entry append makes an encoder of its own. Bounded, like the other caches.
+    _strings: ClassVar[dict[str, bytes]] = {}
+
     def __init__(self, book: str, time: str) -> None:
         self.book = book
-        book_json = canonical_json(book).replace(b"%", b"%%")
+        book_json = self._name(book).replace(b"%", b"%%")
         time_json = canonical_json(time).replace(b"%", b"%%")
         self._template = (
             b'{"actor":%s,"book":'
@@ -121,15 +125,21 @@ class DraftEncoder:
             + time_json
             + b',"type":%s}'
         )
-        self._strings: dict[str, bytes] = {}
 
-    def _string(self, value: str) -> bytes:
-        encoded = self._strings.get(value)
+    @classmethod
+    def _name(cls, value: str) -> bytes:
+        encoded = cls._strings.get(value)
         if encoded is None:
-            if not value:
-                raise InvalidInput("an entry needs a type and an actor")
-            encoded = self._strings[value] = canonical_json(value)
+            if len(cls._strings) >= 10_000:
+                cls._strings.clear()
+            encoded = cls._strings[value] = canonical_json(value)
         return encoded
+
+    @classmethod
+    def _string(cls, value: str) -> bytes:
+        if not value:
+            raise InvalidInput("an entry needs a type and an actor")
+        return cls._name(value)
 
     def encode(self, draft: Draft, index: int) -> bytes:
         """The canonical bytes of `draft` as entry `index`."""
