@@ -1,17 +1,22 @@
-"""The schema's migrations: the head the code expects, and upgrades on both databases."""
+"""The schema's migrations: the head the code expects, and upgrades on both databases, with what
+an earlier release left in them."""
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, text
 
 from armory.adapters.sql.schema import (
     HEAD_REVISION,
     MIGRATIONS,
+    WRITE_OPTION,
     current_revision,
     make_engine,
     migrate,
 )
+from armory.adapters.sql.store import SqlLedgerStore
 
 
 def test_the_head_revision_the_code_expects_is_the_newest_migration() -> None:
@@ -28,5 +33,51 @@ def test_a_new_database_is_migrated_to_the_head_once(database_url: str) -> None:
         assert current_revision(engine) == HEAD_REVISION
         migrate(engine)  # a second time does nothing
         assert current_revision(engine) == HEAD_REVISION
+    finally:
+        engine.dispose()
+
+
+def _upgrade_to(engine: Engine, revision: str) -> None:
+    """Bring a new database to an older `revision`, as an earlier release left it."""
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        connection.commit()
+
+
+def test_checkpoints_kept_by_book_and_size_are_kept_by_position_after_the_upgrade(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    try:
+        _upgrade_to(engine, "0003")
+        with engine.begin() as connection:
+            for number, book in ((1, "western"), (2, "heist")):
+                connection.execute(
+                    text(
+                        "INSERT INTO books (no, id, kind, name, created_at) "
+                        "VALUES (:no, :id, 'production', :name, '2026-12-01T09:00:00.000Z')"
+                    ),
+                    {"no": number, "id": book, "name": book.title()},
+                )
+            for book, size in (("western", 1), ("western", 7), ("heist", 1), ("heist", 2)):
+                connection.execute(
+                    text("INSERT INTO checkpoints (book, size, note) VALUES (:b, :s, :n)"),
+                    {"b": book, "s": size, "n": f"{book} at {size}\n"},
+                )
+        migrate(engine)
+        assert current_revision(engine) == HEAD_REVISION
+        store = SqlLedgerStore(engine)
+        try:
+            assert list(store.checkpoints("western")) == [
+                (1, "western at 1\n"),
+                (7, "western at 7\n"),
+            ]
+            assert list(store.checkpoints("heist")) == [(1, "heist at 1\n"), (2, "heist at 2\n")]
+            assert list(store.checkpoints("nobody")) == []
+        finally:
+            store.close()
     finally:
         engine.dispose()

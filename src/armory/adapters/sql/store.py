@@ -93,8 +93,7 @@ class _Sql:
         )
         self.clear_index = style("DELETE FROM item_entries WHERE book = ?")
         self.keep_checkpoint = style(
-            "INSERT INTO checkpoints (book, size, note) VALUES (?, ?, ?) "
-            "ON CONFLICT (book, size) DO NOTHING"
+            "INSERT INTO checkpoints (pos, note) VALUES (?, ?) ON CONFLICT (pos) DO NOTHING"
         )
 
     def insert_entries(self, base: int, rows: int = 1) -> str:
@@ -204,7 +203,7 @@ class SqlBookWriter:
         )
 
     def keep_checkpoint(self, size: int, note: str) -> None:
-        self._cursor.execute(self._store.sql.keep_checkpoint, (self.book, size, note))
+        self._cursor.execute(self._store.sql.keep_checkpoint, (self.key_base + size, note))
 
     def entries_since(self, start: int) -> Iterator[StoredEntry]:
         # Asked twice in a turn that follows another process's (the book's state, then the
@@ -606,6 +605,9 @@ class SqlLedgerStore:
             self._save_checkpoints(book, checkpoints)
 
     def _save_checkpoints(self, book: str, checkpoints: Sequence[tuple[int, str]]) -> None:
+        base = self._base(book)
+        if base is None:
+            raise NotFound(f"book {book!r} does not exist: `armory book create` makes one")
         raw = self._connect()
         try:
             try:
@@ -613,7 +615,7 @@ class SqlLedgerStore:
                 if self.sql.begin:
                     cursor.execute(self.sql.begin)
                 cursor.executemany(
-                    self.sql.keep_checkpoint, [(book, size, note) for size, note in checkpoints]
+                    self.sql.keep_checkpoint, [(base + size, note) for size, note in checkpoints]
                 )
                 raw.commit()
                 cursor.close()
@@ -642,14 +644,17 @@ class SqlLedgerStore:
         return [int(row.idx) for row in rows]
 
     def checkpoints(self, book: str) -> Iterator[tuple[int, str]]:
+        base = self._base(book)
+        if base is None:
+            return
         with self._reads.connect() as connection:
             rows = connection.execute(
-                select(checkpoints.c.size, checkpoints.c.note)
-                .where(checkpoints.c.book == book)
-                .order_by(checkpoints.c.size)
+                select(checkpoints.c.pos, checkpoints.c.note)
+                .where(checkpoints.c.pos >= base, checkpoints.c.pos <= base + INDEX_MASK)
+                .order_by(checkpoints.c.pos)
             ).all()
         for row in rows:
-            yield int(row.size), row.note
+            yield int(row.pos) - base, row.note
 
 
 BOOK_COLUMNS = (books.c.id, books.c.kind, books.c.name, books.c.created_at)

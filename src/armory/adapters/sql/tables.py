@@ -46,12 +46,13 @@ entries = Table(
     Column("hashes", LargeBinary, nullable=False),
 )
 
-# Signed checkpoints kept for `armory verify --book`; each can be signed again if lost.
+# Signed checkpoints kept for `armory verify --book`; each can be signed again if lost. Keyed
+# as entries are: the book's number << INDEX_BITS | the checkpoint's size, so keeping one writes
+# to one b-tree (on SQLite the rowid's), next to the book's last.
 checkpoints = Table(
     "checkpoints",
     metadata,
-    Column("book", String(64), primary_key=True),
-    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("pos", Key, primary_key=True, autoincrement=False),
     Column("note", Text, nullable=False),
 )
 
