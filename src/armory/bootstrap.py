@@ -75,7 +75,7 @@ def open_armory(settings: Settings, clock: Callable[[], datetime] = utc_now) -> 
     migrate(engine)
     store = SqlLedgerStore(engine)
     ledger = LedgerService(store, signer, clock, signer.name)
-    accounts = SqlAccounts(engine)
+    accounts = SqlAccounts(engine, query=store.query)
     security = SqlSecurityLog(engine)
     commands = CommandService(ledger, accounts, security)
     return Armory(settings, engine, store, ledger, accounts, commands, security)

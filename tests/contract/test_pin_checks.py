@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 
 from armory.adapters.sql.accounts import SqlAccounts
 from armory.adapters.sql.schema import make_engine, migrate
+from armory.adapters.sql.store import SqlLedgerStore
 from armory.errors import InvalidInput
 from armory.services.commands import CommandService, Outcome
 from armory.services.ports import Account, PinResult
@@ -115,6 +116,32 @@ def test_the_pins_of_one_command_are_read_at_once_and_answer_as_one_by_one(
     pairs = [("lee", "3333"), ("dan", "2222"), ("lee", "3333"), ("nobody", "1234")]
     assert store.check_pins(pairs, NOW) == [PinResult.OK] * 3 + [PinResult.UNKNOWN]
     assert reads == [1]  # every row in one statement, nothing written
+
+
+def test_accounts_read_through_the_query_they_are_given(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate(engine)
+    store = SqlLedgerStore(engine)
+    statements: list[str] = []
+
+    def query(sql: str, params: Sequence[Any]) -> list[Any]:
+        statements.append(sql.split(maxsplit=1)[0])
+        return store.query(sql, params)
+
+    try:
+        hasher = CountingHasher()
+        found = SqlAccounts(engine, hasher, query=query)
+        found.add(Account("lee", "Lee", False), "lee-password", PINS["lee"])
+        assert found.get("lee") == Account("lee", "Lee", False)
+        assert found.check_pins([("lee", "0000"), ("lee", PINS["lee"])], NOW) == [
+            PinResult.WRONG,
+            PinResult.OK,
+        ]
+        # The account, then the PIN row before each check (the wrong PIN was written).
+        assert statements == ["SELECT"] * 3
+    finally:
+        store.close()
+        engine.dispose()
 
 
 def test_pins_checked_at_once_count_and_lock_as_they_do_one_by_one(

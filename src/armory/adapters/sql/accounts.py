@@ -8,9 +8,10 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -48,10 +49,14 @@ class SqlAccounts:
         engine: Engine,
         hasher: PasswordHasher | None = None,
         pin_hasher: PasswordHasher | None = None,
+        query: Callable[[str, Sequence[Any]], list[Any]] | None = None,
     ) -> None:
         """`hasher` hashes passwords, and PINs too unless `pin_hasher` is given; by default
-        each has its production parameters."""
+        each has its production parameters. `query` runs the reads every command makes (an
+        account, PIN rows), in the driver's placeholder style: the ledger store's, whose SQLite
+        connections cost less to take than the pool's; by default the pool's."""
         self.engine = engine
+        self._query = query or self._pooled_query
         self.hasher = hasher or PasswordHasher()
         self.pin_hasher = pin_hasher or hasher or default_pin_hasher()
         self._cache_key = os.urandom(32)
@@ -79,11 +84,7 @@ class SqlAccounts:
         if remembered is not None:
             return remembered
         # Asked once per command: the driver's own statement, not SQLAlchemy's compiled one.
-        raw = self.engine.raw_connection()
-        try:
-            rows = read_rows(raw, self._get_sql, (person,))
-        finally:
-            raw.close()
+        rows = self._query(self._get_sql, (person,))
         if not rows:
             return None
         row = rows[0]
@@ -147,12 +148,15 @@ class SqlAccounts:
                 "SELECT id, pin_hash, pin_failures, pin_locked_until FROM accounts "  # noqa: S608 -- placeholders only
                 f"WHERE id IN ({marks})"
             )
+        found = self._query(sql, wanted)
+        return {row[0]: (row[1], row[2], row[3]) for row in found}
+
+    def _pooled_query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         raw = self.engine.raw_connection()
         try:
-            found = read_rows(raw, sql, wanted)
+            return read_rows(raw, sql, params)
         finally:
             raw.close()
-        return {row[0]: (row[1], row[2], row[3]) for row in found}
 
     def _check_pin(
         self, person: str, pin: str, row: tuple[str, int, float | None] | None, moment: float

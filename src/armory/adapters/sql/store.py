@@ -497,6 +497,12 @@ class SqlLedgerStore:
         except self._integrity_error:
             raise Conflict(f"book {record.id!r} already exists") from None
 
+    def query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """One SELECT in the driver's own placeholder style (`?` on SQLite, `%s` on
+        PostgreSQL), on this store's connections: for the database's other adapters' reads
+        that run on every command (accounts, PIN rows)."""
+        return self._query(sql, params)
+
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """One read on a pooled driver connection: the path proofs take, where SQLAlchemy's
         own statement handling would cost more than the query (docs/benchmarks.md)."""
