@@ -3,6 +3,7 @@ an earlier release left in them."""
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -12,11 +13,13 @@ from armory.adapters.sql.schema import (
     HEAD_REVISION,
     MIGRATIONS,
     WRITE_OPTION,
+    _known_revisions,
     current_revision,
     make_engine,
     migrate,
 )
 from armory.adapters.sql.store import SqlLedgerStore
+from armory.errors import StorageError
 
 
 def test_the_head_revision_the_code_expects_is_the_newest_migration() -> None:
@@ -81,3 +84,31 @@ def test_checkpoints_kept_by_book_and_size_are_kept_by_position_after_the_upgrad
             store.close()
     finally:
         engine.dispose()
+
+
+def test_a_database_prepared_by_a_newer_version_is_refused_in_one_clear_line(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    try:
+        migrate(engine)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '9001'"))
+        with pytest.raises(StorageError) as refused:
+            migrate(engine)
+        assert str(refused.value) == (
+            f"the database's schema is at revision 9001, which this version of Armory does not "
+            f"know (it knows up to {HEAD_REVISION}): a newer Armory prepared it; open it with "
+            "that version or a later one"
+        )
+        assert current_revision(engine) == "9001"  # left as it was
+    finally:
+        engine.dispose()
+
+
+def test_every_migration_file_is_a_revision_the_code_knows() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    revisions = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    assert revisions == _known_revisions()
+    assert HEAD_REVISION in revisions

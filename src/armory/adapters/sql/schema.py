@@ -142,8 +142,15 @@ def current_revision(engine: Engine) -> str | None:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration; does nothing when it is already there."""
     try:
-        if current_revision(engine) == HEAD_REVISION:
+        found = current_revision(engine)
+        if found == HEAD_REVISION:
             return
+        if found is not None and found not in _known_revisions():
+            raise StorageError(
+                f"the database's schema is at revision {found}, which this version of Armory "
+                f"does not know (it knows up to {HEAD_REVISION}): a newer Armory prepared it; "
+                "open it with that version or a later one"
+            )
         from alembic import command  # noqa: PLC0415 -- Alembic loads only when it has work
         from alembic.config import Config  # noqa: PLC0415 -- same reason
 
@@ -157,6 +164,11 @@ def migrate(engine: Engine) -> None:
         raise StorageError(
             f"cannot prepare the database: {one_line(problem)} (is it an Armory database?)"
         ) from None
+
+
+def _known_revisions() -> set[str]:
+    """The revisions of this version's migrations, read from their file names (NNNN_*.py)."""
+    return {path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py")}
 
 
 def one_line(problem: BaseException) -> str:
