@@ -98,7 +98,6 @@ def _reader(cls: Any) -> Converter:
         "cls": cls,
         "known": known,
         "Mapping": Mapping,
-        "dict": dict,
         "refuse_value": _refuse_value,
         "refuse_members": _refuse_members,
         "refuse_missing": _refuse_missing,
@@ -113,10 +112,10 @@ def _reader(cls: Any) -> Converter:
     arguments = []
     for number, (attribute, name, convert, required) in enumerate(fields):
         namespace[f"convert{number}"] = convert
-        read = f"convert{number}(value[{name!r}], (where, {name!r}))"
+        reading = f"convert{number}(value[{name!r}], (where, {name!r}))"
         if required:
             lines.append(f"    if {name!r} not in value: refuse_missing(where, {name!r})")
-            lines.append(f"    a{number} = {read}")
+            lines.append(f"    a{number} = {reading}")
         else:
             declared = defaults[attribute]
             if declared.default is not dataclasses.MISSING:
@@ -125,13 +124,19 @@ def _reader(cls: Any) -> Converter:
             else:
                 namespace[f"default{number}"] = declared.default_factory
                 fallback = f"default{number}()"
-            lines.append(f"    a{number} = {read} if {name!r} in value else {fallback}")
+            lines.append(f"    a{number} = {reading} if {name!r} in value else {fallback}")
         arguments.append(f"{attribute}=a{number}")
     lines.append(f"    return cls({', '.join(arguments)})")
-    source = "\n".join(lines)
-    exec(compile(source, f"<from_json of {cls.__qualname__}>", "exec"), namespace)  # noqa: S102 -- the code is made here from the class's own field names
-    read_value: Converter = namespace["read"]
-    return read_value
+    reader: Converter = _function("read", lines, namespace, f"from_json of {cls}")
+    return reader
+
+
+def _function(name: str, lines: list[str], namespace: dict[str, Any], label: str) -> Any:
+    """The function `name` that `lines` define, compiled with the names in `namespace`. The
+    code is made here, from a class's own field names and type hints; `label` names it in
+    tracebacks."""
+    exec(compile("\n".join(lines), f"<{label}>", "exec"), namespace)  # noqa: S102 -- see above
+    return namespace[name]
 
 
 def _refuse_value(where: Where) -> None:
@@ -322,13 +327,17 @@ def to_json(value: object) -> Any:
         return value
     if hasattr(cls, "__dataclass_fields__"):
         return _encoder(cls)(value)
-    return _generic_json(value)
+    return _walk(value, to_json)
 
 
 def _generic_json(value: object) -> Any:
-    """`to_json` by looking at each value's type as it comes: for values whose type hint does
-    not say enough (`Any`, unions of several structures), and the reference `_encoder`'s
-    output is tested against."""
+    """`to_json` that asks every value its type as it comes, all the way down: the reference
+    the functions `_encoder` makes are tested against."""
+    return _walk(value, _generic_json)
+
+
+def _walk(value: object, each: Callable[[object], Any]) -> Any:
+    """The JSON value of `value` by its type, with `each` writing what it holds."""
     cls: Any = type(value)
     if cls in _PLAIN or isinstance(value, str | int | float | bool):
         return value
@@ -338,14 +347,14 @@ def _generic_json(value: object) -> Any:
             item = getattr(value, attribute)
             if item is None and omit_none:
                 continue
-            out[name] = _generic_json(item)
+            out[name] = each(item)
         return out
     if isinstance(value, tuple | list):
-        return [to_json(item) for item in value]
+        return [each(item) for item in value]
     if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
+        return {str(k): each(v) for k, v in value.items()}
     if isinstance(value, frozenset | set):
-        return sorted(_generic_json(item) for item in value)
+        return sorted(each(item) for item in value)
     return value
 
 
@@ -360,7 +369,7 @@ def _encoder(cls: Any) -> Callable[[Any], dict[str, Any]]:
     class from its type hints: one statement per field, and no question at run time about what
     a field holds. Projections write the documents of what each command changed, and asking
     every value its type was most of that time (docs/architecture.md)."""
-    namespace: dict[str, Any] = {"_generic_json": _generic_json}
+    namespace: dict[str, Any] = {}
     lines = ["def encode(value):", "    out = {}"]
     _building.add(cls)
     try:
@@ -378,9 +387,9 @@ def _encoder(cls: Any) -> Callable[[Any], dict[str, Any]]:
     finally:
         _building.discard(cls)
     lines.append("    return out")
-    exec(compile("\n".join(lines), f"<to_json of {cls.__qualname__}>", "exec"), namespace)  # noqa: S102 -- the code is made here from the class's own field names
-    encode: Callable[[Any], dict[str, Any]] = namespace["encode"]
-    return encode
+    encoder: Callable[[Any], dict[str, Any]]
+    encoder = _function("encode", lines, namespace, f"to_json of {cls}")
+    return encoder
 
 
 def _value_encoder(hint: Any) -> Callable[[Any], Any] | None:  # noqa: PLR0911 -- one per shape
@@ -394,21 +403,21 @@ def _value_encoder(hint: Any) -> Callable[[Any], Any] | None:  # noqa: PLR0911 -
         encoders = [_value_encoder(option) for option in options]
         if all(encoder is None for encoder in encoders):
             return None
-        return encoders[0] if len(options) == 1 else _generic_json
+        return encoders[0] if len(options) == 1 else to_json
     if origin in (tuple, list, frozenset, set):
         args = get_args(hint)
-        element = _value_encoder(args[0]) if args and args[0] is not Any else _generic_json
+        element = _value_encoder(args[0]) if args and args[0] is not Any else to_json
         ordered = origin in (frozenset, set)  # a set is written as a sorted list
         if element is None:
             return sorted if ordered else list
         return _sorted_of(element) if ordered else _list_of(element)
     if origin in (dict, Mapping, typing.Mapping):
         args = get_args(hint)
-        member = _value_encoder(args[1]) if len(args) == 2 and args[1] is not Any else _generic_json
+        member = _value_encoder(args[1]) if len(args) == 2 and args[1] is not Any else to_json
         return _object_of(member if member is not None else _as_it_is)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint) and hint not in _building:
         return _encoder(hint)
-    return _generic_json
+    return to_json
 
 
 def _as_it_is(value: Any) -> Any:

@@ -190,8 +190,6 @@ class CommandService:
         failures: set[str] = set()
         now = self.ledger.clock()
         confirmations = pin_confirmations(envelope)
-        if not confirmations:
-            return frozenset()
         results = self.accounts.check_pins([(c.person, c.pin) for c in confirmations], now)
         for confirmation, result in zip(confirmations, results, strict=True):
             if result != PinResult.OK:

@@ -100,6 +100,19 @@ def test_a_huge_size_is_rejected_without_printing_it() -> None:
         Checkpoint(ORIGIN, 10**5000, ROOT)
 
 
+# Every character Python calls a space, the ASCII ones and the Unicode ones alike.
+SPACES = [chr(point) for point in range(0x110000) if chr(point).isspace()]
+
+
+def test_an_origin_with_any_kind_of_space_is_rejected_and_other_characters_are_not() -> None:
+    assert len(SPACES) > 20  # tab and newline, NBSP, the ideographic space, ...
+    for space in SPACES:
+        with pytest.raises(InvalidInput, match="origin"):
+            Checkpoint(f"armory{space}example", 1, ROOT)
+    # Letters from other scripts and symbols that look alike are not spaces.
+    assert Checkpoint("armory\u00b7example/\u00e9\u200b", 1, ROOT).size == 1
+
+
 def test_parse_bytes_rejects_bad_utf8() -> None:
     with pytest.raises(InvalidInput, match="not valid UTF-8"):
         Checkpoint.parse_bytes(b"\xff\n1\n" + ROOT_B64.encode() + b"\n")

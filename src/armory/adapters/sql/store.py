@@ -486,7 +486,7 @@ class SqlLedgerStore:
         """The key base the lock statement just executed on `cursor` found."""
         found = cursor.fetchone()
         if found is None:
-            raise NotFound(f"book {book!r} does not exist: `armory book create` makes one")
+            raise _no_such_book(book)
         return int(found[0]) << INDEX_BITS
 
     def _insert_book(self, cursor: Any, record: BookRecord) -> None:
@@ -613,7 +613,7 @@ class SqlLedgerStore:
     def _save_checkpoints(self, book: str, checkpoints: Sequence[tuple[int, str]]) -> None:
         base = self._base(book)
         if base is None:
-            raise NotFound(f"book {book!r} does not exist: `armory book create` makes one")
+            raise _no_such_book(book)
         raw = self._connect()
         try:
             try:
@@ -664,6 +664,10 @@ class SqlLedgerStore:
 
 
 BOOK_COLUMNS = (books.c.id, books.c.kind, books.c.name, books.c.created_at)
+
+
+def _no_such_book(book: str) -> NotFound:
+    return NotFound(f"book {book!r} does not exist: `armory book create` makes one")
 
 
 def _dump(doc: Any) -> str:
