@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from armory.adapters.sql import schema, store, turns
-from armory.services.ledger import LedgerService
+from armory.services.ledger import INSERT_BATCH, LedgerService
 from tests.contract.conftest import sql_ledger
 from tests.contract.test_ledger import bodies, drafts
 
@@ -52,7 +53,7 @@ def test_a_bulk_append_splits_its_inserts_to_fit_the_librarys_limit_on_bound_val
         dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 31)
 
         def trace(sql: str) -> None:
-            if sql.startswith("INSERT INTO entries"):
+            if sql.startswith("INSERT OR FAIL INTO entries"):
                 rows_per_statement.append(_inserted_rows(sql))
 
         dbapi_connection.set_trace_callback(trace)
@@ -77,6 +78,99 @@ def test_a_bulk_append_bigger_than_one_statement_stores_every_entry_in_its_place
     # verify_book recomputes every leaf and interior hash and checks each row's index.
     assert service.verify_book("demo").size == count + 1
     assert len(bodies(service, "demo")) == count + 1
+
+
+def test_a_statement_of_many_rows_keeps_the_rows_before_a_failure_so_needs_no_journal() -> None:
+    # SQLite's default (ABORT) undoes a failed statement's own rows, and to be able to it copies
+    # every page the statement changes into a statement journal first. With FAIL the rows before
+    # the failure stay, which is what lets SQLite skip that copy: shown here on the statements
+    # themselves, on a table shaped as the store's.
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    connection.execute("CREATE TABLE entries (pos INTEGER PRIMARY KEY, body BLOB, hashes BLOB)")
+    connection.execute(
+        "CREATE TABLE item_entries (book TEXT, item TEXT, idx INTEGER, "
+        "PRIMARY KEY (book, item, idx))"
+    )
+    connection.execute("INSERT INTO entries VALUES (102, x'00', x'00')")
+    connection.execute("INSERT INTO item_entries VALUES ('demo', 'B-1', 1)")
+    connection.execute("BEGIN")
+    rows = [(0, b"a", b"h"), (1, b"b", b"h"), (2, b"c", b"h"), (3, b"d", b"h")]
+    with pytest.raises(sqlite3.IntegrityError):
+        connection.execute(store._sqlite_insert(100, 4), list(chain.from_iterable(rows)))
+    # 100 and 101 went in before 102 was found taken; 103 was never tried.
+    assert connection.execute("SELECT pos FROM entries ORDER BY pos").fetchall() == [
+        (100,),
+        (101,),
+        (102,),
+    ]
+    # The index's statement: a pair already there is skipped, and nothing else is lost.
+    connection.execute(
+        store._sqlite_index_insert(3), ["demo", "B-1", 1, "demo", "B-1", 2, "demo", "B-2", 2]
+    )
+    assert connection.execute("SELECT count(*) FROM item_entries").fetchone() == (3,)
+    connection.execute("ROLLBACK")
+    assert connection.execute("SELECT pos FROM entries").fetchall() == [(102,)]
+
+
+def test_a_bulk_append_that_fails_inside_a_statement_of_many_rows_stores_none_of_it(
+    demo: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rows a failing statement already inserted stay in the transaction (OR FAIL): the
+    # store must roll the whole transaction back, earlier statements and checkpoints included.
+    service, _engine = demo
+    service.append_many("demo", drafts(10))
+    before = bodies(service, "demo")
+    checkpoints_before = list(service.store.checkpoints("demo"))
+    insert = store.SqlBookWriter.insert
+    calls = 0
+
+    def insert_then_clash(writer: store.SqlBookWriter, rows: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the second batch: take the place of its third row first
+            index = rows[2][0]
+            writer._cursor.execute(
+                "INSERT INTO entries (pos, body, hashes) VALUES (?, x'00', x'00')",
+                (writer.key_base + index,),
+            )
+        insert(writer, rows)
+
+    monkeypatch.setattr(store.SqlBookWriter, "insert", insert_then_clash)
+    with pytest.raises(sqlite3.IntegrityError):
+        service.append_many("demo", drafts(3 * INSERT_BATCH, start=10))
+    monkeypatch.undo()
+    assert bodies(service, "demo") == before
+    assert list(service.store.checkpoints("demo")) == checkpoints_before
+    assert service.verify_book("demo").size == 11
+    service.append_many("demo", drafts(5, start=10))
+    assert service.verify_book("demo").size == 16
+
+
+def test_a_new_database_has_pages_of_page_bytes_and_an_older_one_keeps_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def page_size(path: Path) -> int:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            return int(connection.execute("PRAGMA page_size").fetchone()[0])
+
+    service, engine = sql_ledger(f"sqlite:///{tmp_path / 'new.db'}")
+    service.create_book("demo", "production", "Demo", "admin")
+    engine.dispose()
+    assert page_size(tmp_path / "new.db") == schema.PAGE_BYTES == 8192
+
+    # A database made with SQLite's default pages, as earlier versions of Armory made them.
+    monkeypatch.setattr(schema, "PAGE_BYTES", 4096)
+    service, engine = sql_ledger(f"sqlite:///{tmp_path / 'old.db'}")
+    service.create_book("demo", "production", "Demo", "admin")
+    engine.dispose()
+    monkeypatch.undo()
+    service, engine = sql_ledger(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        service.append_many("demo", drafts(50))
+        assert service.verify_book("demo").size == 51
+    finally:
+        engine.dispose()
+    assert page_size(tmp_path / "old.db") == 4096
 
 
 def test_entries_are_stored_as_blobs_and_read_back_as_the_bytes_appended(demo: Ledger) -> None:

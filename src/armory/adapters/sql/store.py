@@ -104,18 +104,26 @@ class _Sql:
         return "INSERT INTO entries (pos, body, hashes) VALUES (%s, %s, %s)"
 
 
+# Statements of many rows say OR FAIL. With SQLite's default (ABORT) a statement that fails
+# halfway undoes its own rows, so for every statement of many rows SQLite first copies each page
+# it will change into a statement journal, a temporary file once past 64 KiB: about as many
+# writes again as the log's. With FAIL the rows before the failure stay, and the store rolls
+# the whole transaction back on any failure anyway (`_abandon`), so no page needs the copy.
+# Measured in a million-entry bulk append: a third fewer writes (docs/architecture.md).
+
+
 @lru_cache(maxsize=64)
 def _sqlite_insert(base: int, rows: int) -> str:
     # Each stored entry (index, body, hashes) is bound as it is, flattened.
     values = ", ".join(f"({base:d} + ?, ?, ?)" for _ in range(rows))
-    return f"INSERT INTO entries (pos, body, hashes) VALUES {values}"  # noqa: S608 -- integers and placeholders only
+    return f"INSERT OR FAIL INTO entries (pos, body, hashes) VALUES {values}"  # noqa: S608 -- integers and placeholders only
 
 
 @lru_cache(maxsize=8)
 def _sqlite_index_insert(rows: int) -> str:
     values = ", ".join(["(?, ?, ?)"] * rows)
     return (
-        f"INSERT INTO item_entries (book, item, idx) VALUES {values} "  # noqa: S608 -- placeholders only
+        f"INSERT OR FAIL INTO item_entries (book, item, idx) VALUES {values} "  # noqa: S608 -- placeholders only
         "ON CONFLICT (book, item, idx) DO NOTHING"
     )
 
