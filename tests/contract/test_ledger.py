@@ -6,6 +6,7 @@ import io
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -17,7 +18,8 @@ from armory.errors import Conflict, InvalidInput, NotFound, VerificationFailed
 from armory.ledger import merkle
 from armory.ledger.bundle import verify_bundle
 from armory.ledger.checkpoint import open_checkpoint
-from armory.ledger.entry import Draft, decode_entry
+from armory.ledger.entry import Draft, DraftEncoder, decode_entry
+from armory.services import ledger as ledger_service
 from armory.services.ledger import FOLD_ENTRIES, PENDING_CHECKPOINTS, LedgerService
 from tests.contract.conftest import TEST_SIGNER, sql_ledger
 
@@ -150,6 +152,50 @@ def test_group_commit_gives_the_same_tree_as_single_appends(
     # The clocks differ in how often they are read, so compare the structure and the proofs.
     assert ledger.checkpoint("demo").size == memory_ledger.checkpoint("demo").size == 251
     assert ledger.verify_book("demo").size == 251
+
+
+def test_a_group_commit_that_another_writer_overtakes_between_transactions_stays_whole(
+    ledger: LedgerService, reopen: Callable[[], LedgerService]
+) -> None:
+    # The next transaction's first batches are made while the last one commits, on the word
+    # of the edge it leaves. Another process appends in between here (from the progress
+    # report, which comes after a commit and before the next transaction): those batches
+    # must be made again at the book's new size, or the tree would be wrong from there on.
+    ledger.create_book("demo", "production", "Demo", "admin")
+    other = reopen()
+    reports: list[int] = []
+
+    def overtake(count: int) -> None:
+        reports.append(count)
+        if len(reports) == 1:
+            other.append("demo", [Draft.of("bo", "note_added", {"text": "in between"})])
+
+    imported = ledger.append_many("demo", drafts(25), commit_every=10, progress=overtake)
+    assert reports == [10, 10, 5]
+    assert (imported.first, imported.checkpoint.size) == (1, 27)
+    entries = list(ledger.entries("demo"))
+    assert [entry.actor for entry in entries[10:13]] == ["ana", "bo", "ana"]
+    assert [entry.index for entry in entries] == list(range(27))
+    assert [entry.data["box"] for entry in entries if entry.actor == "ana"] == [
+        f"B-{i}" for i in range(25)
+    ]
+    # Every leaf and interior hash recomputed, and each entry's index checked against its row.
+    assert ledger.verify_book("demo").size == 27
+    assert reopen().checkpoint("demo").root == imported.checkpoint.root
+
+
+def test_a_group_commit_makes_batches_ahead_only_while_the_last_transaction_commits() -> None:
+    encoder = DraftEncoder("demo", "2026-11-24T09:00:00.000Z")
+    batches = [drafts(3), drafts(3, start=3), drafts(2, start=6)]
+    committing: Future[None] = Future()
+    edge = merkle.Frontier()
+    made = ledger_service._make_ahead(encoder, batches, edge, committing)
+    assert [len(rows) for rows in made] == [3, 3, 2]  # all of them, as it never finished
+    assert edge.size == 8
+    committing.set_result(None)
+    assert ledger_service._make_ahead(encoder, batches, merkle.Frontier(), committing) == []
+    assert ledger_service._make_ahead(encoder, batches, None, Future()) == []  # no edge yet
+    assert ledger_service._make_ahead(encoder, batches, merkle.Frontier(), None) == []
 
 
 def test_roots_are_identical_on_sqlite_postgresql_and_in_memory(

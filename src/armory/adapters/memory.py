@@ -61,7 +61,9 @@ class InMemoryLedgerStore:
         self.kept: dict[str, dict[int, str]] = {}
         self.projections: dict[str, dict[tuple[str, str], Any]] = {}
         self.index: dict[str, dict[str, list[int]]] = {}
-        self._lock = threading.RLock()
+        # Not reentrant, as the database's lock is not, and releasable by another thread
+        # than the one that took it: a group commit ends its transactions on its own thread.
+        self._lock = threading.Lock()
 
     @contextmanager
     def write(

@@ -12,8 +12,8 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from typing import BinaryIO, TypeVar
@@ -25,6 +25,7 @@ from armory.ledger.entry import (
     Draft,
     DraftEncoder,
     Entry,
+    Placed,
     StoredEntry,
     check_book_id,
     decode_entry,
@@ -88,6 +89,46 @@ def _without_cyclic_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _make_ahead(
+    encoder: DraftEncoder,
+    batches: list[list[Draft]],
+    edge: Frontier | None,
+    committing: Future[None] | None,
+) -> list[list[Placed]]:
+    """Batches made from `edge` for as long as the previous transaction is committing."""
+    made: list[list[Placed]] = []
+    while edge is not None and committing is not None and not committing.done():
+        if len(made) == len(batches):
+            break
+        made.append(encoder.place(batches[len(made)], edge))
+    return made
+
+
+def _insert(
+    database: ThreadPoolExecutor,
+    writer: BookWriter,
+    encoder: DraftEncoder,
+    batches: list[list[Draft]],
+    made: list[list[Placed]],
+    edge: Frontier,
+) -> None:
+    """Insert every batch through the database's thread, making each while the one before it
+    is inserted; the first `made` batches are made already."""
+    in_flight: Future[None] | None = None
+    try:
+        for number, batch in enumerate(batches):
+            rows = made[number] if number < len(made) else encoder.place(batch, edge)
+            if in_flight is not None:
+                in_flight.result()
+            in_flight = database.submit(writer.insert, rows)
+    finally:
+        # Never roll back under an insert that is still running.
+        if in_flight is not None:
+            wait([in_flight])
+    if in_flight is not None:
+        in_flight.result()
 
 
 class LedgerService:
@@ -156,46 +197,65 @@ class LedgerService:
         commit_every: int = COMMIT_EVERY,
         progress: Callable[[int], None] | None = None,
     ) -> Imported:
-        """Group commit for imports and replays: one transaction per `commit_every` entries."""
+        """Group commit for imports and replays: one transaction per `commit_every` entries.
+
+        One thread encodes and hashes, another inserts and commits: the database inserts one
+        batch while the next is made, and a transaction commits while the next one's first
+        batches are made. Those are made on the word of the edge the committing transaction
+        leaves; if the book has grown by the time the next transaction holds its lock (another
+        process appended between the two), they are made again from the stored edge.
+        """
         self.book(book)
         stream = iter(drafts)
         first: int | None = None
-        size = None
-        with _without_cyclic_gc():
+        edge: Frontier | None = None  # the right edge the last transaction leaves
+        committing: Future[None] | None = None
+        committed: tuple[Frontier, tuple[tuple[int, str], ...], int] | None = None
+        with (
+            _without_cyclic_gc(),
+            ThreadPoolExecutor(1, thread_name_prefix="armory-insert") as database,
+        ):
             while chunk := list(islice(stream, commit_every)):
-                size = self._append_chunk(book, chunk, progress)
-                if first is None:
-                    first = size - len(chunk)
-        if size is None or first is None:
-            raise InvalidInput("nothing to append")
+                encoder = DraftEncoder(book, format_time(self.clock()))
+                batches = [
+                    chunk[at : at + INSERT_BATCH] for at in range(0, len(chunk), INSERT_BATCH)
+                ]
+                guess = edge.copy() if edge is not None else None
+                made = _make_ahead(encoder, batches, guess, committing)
+                if committing is not None and committed is not None:
+                    committing.result()
+                    self._after_commit(book, committed, progress)
+                with ExitStack() as transaction:
+                    writer = transaction.enter_context(self.store.write(book, bulk=True))
+                    if guess is None or edge is None or writer.size != edge.size:
+                        guess, made = self._frontier(book, writer), []
+                    if first is None:
+                        first = writer.size
+                    unsaved = self._unsaved.get(book, ())
+                    for size, note in unsaved:
+                        writer.keep_checkpoint(size, note)
+                    _insert(database, writer, encoder, batches, made, guess)
+                    # Inserted: the commit goes to the database's thread with the transaction.
+                    committing = database.submit(transaction.pop_all().close)
+                edge = guess
+                committed = (guess.copy(), unsaved, len(chunk))
+            if committing is None or committed is None or first is None:
+                raise InvalidInput("nothing to append")
+            committing.result()
+            self._after_commit(book, committed, progress)
+        size = committed[0].size
         return Imported(first, size - first, self._sign(book, size))
 
-    def _append_chunk(
-        self, book: str, chunk: list[Draft], progress: Callable[[int], None] | None
-    ) -> int:
-        encoder = DraftEncoder(book, format_time(self.clock()))
-        unsaved = self._unsaved.get(book, ())
-        with (
-            self.store.write(book, bulk=True) as writer,
-            ThreadPoolExecutor(1, thread_name_prefix="armory-insert") as inserter,
-        ):
-            frontier = self._frontier(book, writer)
-            for size, note in unsaved:
-                writer.keep_checkpoint(size, note)
-            # The database inserts one batch (without holding Python's lock) while the next
-            # is encoded and hashed: measured about an eighth faster (docs/benchmarks.md).
-            in_flight: Future[None] | None = None
-            for start in range(0, len(chunk), INSERT_BATCH):
-                rows = encoder.place(chunk[start : start + INSERT_BATCH], frontier)
-                if in_flight is not None:
-                    in_flight.result()
-                in_flight = inserter.submit(writer.insert, rows)
-            if in_flight is not None:
-                in_flight.result()
-        self._committed(book, frontier, unsaved)
+    def _after_commit(
+        self,
+        book: str,
+        committed: tuple[Frontier, tuple[tuple[int, str], ...], int],
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        frontier, kept, count = committed
+        self._committed(book, frontier, kept)
         if progress:
-            progress(len(chunk))
-        return frontier.size
+            progress(count)
 
     def transact(
         self, book: str, work: Callable[[BookWriter, int, str], Sequence[Draft]]

@@ -72,7 +72,10 @@ class LedgerStore(Protocol):
     ) -> AbstractContextManager[BookWriter]:
         """Lock `book` for appending (creating it first when `create` is given) and commit
         durably when the block ends without an exception; roll back otherwise. `bulk` says a
-        large group commit is coming, so the store may arrange its housekeeping around it."""
+        large group commit is coming, so the store may arrange its housekeeping around it.
+        The writer may be used, and the block ended, on another thread than the one that
+        began it (a group commit inserts and commits on a thread of its own), one thread at a
+        time; a block inside another on the same store is not allowed."""
         ...
 
     def book(self, book: str) -> BookRecord | None: ...
