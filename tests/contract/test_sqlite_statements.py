@@ -156,10 +156,10 @@ def test_a_new_database_has_pages_of_page_bytes_and_an_older_one_keeps_its_own(
     service, engine = sql_ledger(f"sqlite:///{tmp_path / 'new.db'}")
     service.create_book("demo", "production", "Demo", "admin")
     engine.dispose()
-    assert page_size(tmp_path / "new.db") == schema.PAGE_BYTES == 8192
+    assert page_size(tmp_path / "new.db") == schema.PAGE_BYTES == 4096
 
-    # A database made with SQLite's default pages, as earlier versions of Armory made them.
-    monkeypatch.setattr(schema, "PAGE_BYTES", 4096)
+    # A database made with other pages (a different build, or a copy someone vacuumed).
+    monkeypatch.setattr(schema, "PAGE_BYTES", 8192)
     service, engine = sql_ledger(f"sqlite:///{tmp_path / 'old.db'}")
     service.create_book("demo", "production", "Demo", "admin")
     engine.dispose()
@@ -170,7 +170,7 @@ def test_a_new_database_has_pages_of_page_bytes_and_an_older_one_keeps_its_own(
         assert service.verify_book("demo").size == 51
     finally:
         engine.dispose()
-    assert page_size(tmp_path / "old.db") == 4096
+    assert page_size(tmp_path / "old.db") == 8192
 
 
 def test_entries_are_stored_as_blobs_and_read_back_as_the_bytes_appended(demo: Ledger) -> None:

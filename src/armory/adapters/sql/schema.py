@@ -18,12 +18,13 @@ WRITE_OPTION = "armory_write"  # execution option: this transaction will append
 PING_AFTER_IDLE = 5.0  # seconds a PostgreSQL connection may sit unused before it is pinged
 RETURNED_AT = "armory_returned_at"  # where a pooled connection's last return is noted
 AUTOCHECKPOINT_PAGES = 1000  # SQLite's default: the log is copied back every 1,000 pages
-# A new database's page size. A bulk append writes each page three times with a system call
-# each (the log's frame header, the page, then the copy into the database): 8 KiB pages halve
-# those calls, and a million-entry append measured about a tenth faster; one-entry appends
-# measured the same as with SQLite's default of 4 KiB (docs/architecture.md). A database made
-# with other pages keeps them: SQLite fixes the size when it writes the first table.
-PAGE_BYTES = 8192
+# A new database's page size: SQLite's usual default, set rather than assumed. Larger pages
+# cost a bulk append fewer system calls (8 KiB: about a tenth faster), but every domain command
+# writes a handful of pages (the entry, its checkpoint, projections, the item index) and waits
+# for the disk to take them: with 8 KiB pages 1,929-1,938 commands/s, with 4 KiB 2,040-2,049,
+# alternating runs (docs/architecture.md). A database made with other pages keeps them:
+# SQLite fixes the size when it writes the first table.
+PAGE_BYTES = 4096
 MMAP_BYTES = 0x7FFF0000  # SQLite's default cap on memory-mapped reads (SQLITE_MAX_MMAP_SIZE)
 
 
