@@ -43,10 +43,7 @@ def test_a_new_database_is_migrated_to_the_head_once(database_url: str) -> None:
 def _upgrade_to(engine: Engine, revision: str) -> None:
     """Bring a new database to an older `revision`, as an earlier release left it."""
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        command.upgrade(_config(connection), revision)
         connection.commit()
 
 
@@ -82,6 +79,74 @@ def test_checkpoints_kept_by_book_and_size_are_kept_by_position_after_the_upgrad
             assert list(store.checkpoints("nobody")) == []
         finally:
             store.close()
+    finally:
+        engine.dispose()
+
+
+def _config(connection: object) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _item_table_sql(engine: Engine) -> str:
+    with engine.connect() as connection:
+        return str(
+            connection.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'item_entries'")
+            ).scalar_one()
+        )
+
+
+def test_the_item_index_keeps_its_pairs_through_the_upgrade_and_back(database_url: str) -> None:
+    engine = make_engine(database_url)
+    sqlite = engine.dialect.name == "sqlite"
+    pairs = [
+        ("western", "F01", 3),
+        ("western", "F01", 9),
+        ("western", "B7", 4),
+        ("heist", "F01", 2),
+    ]
+    try:
+        _upgrade_to(engine, "0004")
+        with engine.begin() as connection:
+            for number, book in ((1, "western"), (2, "heist")):
+                connection.execute(
+                    text(
+                        "INSERT INTO books (no, id, kind, name, created_at) "
+                        "VALUES (:no, :id, 'production', :name, '2026-12-01T09:00:00.000Z')"
+                    ),
+                    {"no": number, "id": book, "name": book.title()},
+                )
+            for book, item, idx in pairs:
+                connection.execute(
+                    text("INSERT INTO item_entries (book, item, idx) VALUES (:b, :i, :x)"),
+                    {"b": book, "i": item, "x": idx},
+                )
+        if sqlite:
+            assert "WITHOUT ROWID" not in _item_table_sql(engine)
+        migrate(engine)
+        assert current_revision(engine) == HEAD_REVISION
+        if sqlite:
+            assert _item_table_sql(engine).endswith("WITHOUT ROWID")
+        store = SqlLedgerStore(engine)
+        try:
+            assert store.entries_naming("western", "F01") == [3, 9]
+            assert store.entries_naming("western", "B7") == [4]
+            assert store.entries_naming("heist", "F01") == [2]
+        finally:
+            store.close()
+
+        with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
+            command.downgrade(_config(connection), "0004")
+            connection.commit()
+        assert current_revision(engine) == "0004"
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT book, item, idx FROM item_entries")).all()
+        assert sorted(tuple(row) for row in kept) == sorted(pairs)
+        if sqlite:
+            assert "WITHOUT ROWID" not in _item_table_sql(engine)
     finally:
         engine.dispose()
 

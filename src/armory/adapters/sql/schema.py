@@ -132,7 +132,7 @@ def _sqlite_engine(url: str) -> Engine:
 
 # The newest migration. Opening a node compares the database's revision with it and loads
 # Alembic only to upgrade; a test checks it against the migrations folder.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 
 def current_revision(engine: Engine) -> str | None:

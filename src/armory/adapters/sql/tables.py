@@ -105,10 +105,12 @@ projections = Table(
 )
 
 # Which entries name which item, person or cross-book reference (`book#index`): for `trace`.
+# On SQLite the key's b-tree is the table (WITHOUT ROWID, migration 0005).
 item_entries = Table(
     "item_entries",
     metadata,
     Column("book", String(64), primary_key=True),
     Column("item", String(128), primary_key=True),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
 )
