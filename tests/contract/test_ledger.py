@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -182,6 +182,26 @@ def test_a_group_commit_that_another_writer_overtakes_between_transactions_stays
     # Every leaf and interior hash recomputed, and each entry's index checked against its row.
     assert ledger.verify_book("demo").size == 27
     assert reopen().checkpoint("demo").root == imported.checkpoint.root
+
+
+def test_a_group_commit_whose_input_fails_keeps_and_reports_what_it_committed(
+    ledger: LedgerService,
+) -> None:
+    ledger.create_book("demo", "production", "Demo", "admin")
+
+    def failing() -> Iterator[Draft]:
+        yield from drafts(15)
+        raise RuntimeError("the file ended in the middle of a line")
+
+    reports: list[int] = []
+    with pytest.raises(RuntimeError, match="the file ended"):
+        ledger.append_many("demo", failing(), commit_every=10, progress=reports.append)
+    # The first transaction committed while the next was being read: it is kept and reported.
+    assert reports == [10]
+    assert ledger.verify_book("demo").size == 11
+    imported = ledger.append_many("demo", drafts(3, start=15))
+    assert (imported.first, imported.checkpoint.size) == (11, 14)
+    assert ledger.verify_book("demo").size == 14
 
 
 def test_a_group_commit_makes_batches_ahead_only_while_the_last_transaction_commits() -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 from typing import BinaryIO, TypeVar
 
@@ -131,6 +132,33 @@ def _insert(
         in_flight.result()
 
 
+class _Commits:
+    """A group commit's transaction committing on the database's thread, and what to do once
+    it has: at most one at a time."""
+
+    def __init__(self) -> None:
+        self.running: Future[None] | None = None
+        self._then: Callable[[], None] | None = None
+
+    def start(self, committing: Future[None], then: Callable[[], None]) -> None:
+        self.running, self._then = committing, then
+
+    def finish(self) -> None:
+        """Wait for the commit; raise if it failed, else do what follows it."""
+        committing, then = self.running, self._then
+        self.running = self._then = None
+        if committing is not None and then is not None:
+            committing.result()
+            then()
+
+    def finish_quietly(self) -> None:
+        """On the way out after a failure: wait, and follow a commit that succeeded."""
+        if self.running is not None:
+            wait([self.running])
+            if self.running.exception() is None:
+                self.finish()
+
+
 class LedgerService:
     """Use cases of the tamper-evident ledger, over a store and the node's signing key."""
 
@@ -209,50 +237,55 @@ class LedgerService:
         stream = iter(drafts)
         first: int | None = None
         edge: Frontier | None = None  # the right edge the last transaction leaves
-        committing: Future[None] | None = None
-        committed: tuple[Frontier, tuple[tuple[int, str], ...], int] | None = None
+        commits = _Commits()
         with (
             _without_cyclic_gc(),
             ThreadPoolExecutor(1, thread_name_prefix="armory-insert") as database,
         ):
-            while chunk := list(islice(stream, commit_every)):
-                encoder = DraftEncoder(book, format_time(self.clock()))
-                batches = [
-                    chunk[at : at + INSERT_BATCH] for at in range(0, len(chunk), INSERT_BATCH)
-                ]
-                guess = edge.copy() if edge is not None else None
-                made = _make_ahead(encoder, batches, guess, committing)
-                if committing is not None and committed is not None:
-                    committing.result()
-                    self._after_commit(book, committed, progress)
-                with ExitStack() as transaction:
-                    writer = transaction.enter_context(self.store.write(book, bulk=True))
-                    if guess is None or edge is None or writer.size != edge.size:
-                        guess, made = self._frontier(book, writer), []
-                    if first is None:
-                        first = writer.size
-                    unsaved = self._unsaved.get(book, ())
-                    for size, note in unsaved:
-                        writer.keep_checkpoint(size, note)
-                    _insert(database, writer, encoder, batches, made, guess)
-                    # Inserted: the commit goes to the database's thread with the transaction.
-                    committing = database.submit(transaction.pop_all().close)
-                edge = guess
-                committed = (guess.copy(), unsaved, len(chunk))
-            if committing is None or committed is None or first is None:
-                raise InvalidInput("nothing to append")
-            committing.result()
-            self._after_commit(book, committed, progress)
-        size = committed[0].size
-        return Imported(first, size - first, self._sign(book, size))
+            try:
+                while chunk := list(islice(stream, commit_every)):
+                    encoder = DraftEncoder(book, format_time(self.clock()))
+                    batches = [
+                        chunk[at : at + INSERT_BATCH] for at in range(0, len(chunk), INSERT_BATCH)
+                    ]
+                    guess = edge.copy() if edge is not None else None
+                    made = _make_ahead(encoder, batches, guess, commits.running)
+                    commits.finish()
+                    with ExitStack() as transaction:
+                        writer = transaction.enter_context(self.store.write(book, bulk=True))
+                        if guess is None or edge is None or writer.size != edge.size:
+                            guess, made = self._frontier(book, writer), []
+                        if first is None:
+                            first = writer.size
+                        unsaved = self._unsaved.get(book, ())
+                        for size, note in unsaved:
+                            writer.keep_checkpoint(size, note)
+                        _insert(database, writer, encoder, batches, made, guess)
+                        # Inserted: the commit goes to the database's thread with the transaction.
+                        committing = database.submit(transaction.pop_all().close)
+                    edge = guess
+                    commits.start(
+                        committing,
+                        partial(
+                            self._after_commit, book, guess.copy(), unsaved, len(chunk), progress
+                        ),
+                    )
+                commits.finish()
+            except BaseException:
+                commits.finish_quietly()  # a transaction that did commit is still taken note of
+                raise
+        if edge is None or first is None:
+            raise InvalidInput("nothing to append")
+        return Imported(first, edge.size - first, self._sign(book, edge.size))
 
     def _after_commit(
         self,
         book: str,
-        committed: tuple[Frontier, tuple[tuple[int, str], ...], int],
+        frontier: Frontier,
+        kept: tuple[tuple[int, str], ...],
+        count: int,
         progress: Callable[[int], None] | None,
     ) -> None:
-        frontier, kept, count = committed
         self._committed(book, frontier, kept)
         if progress:
             progress(count)
