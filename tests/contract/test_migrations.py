@@ -7,7 +7,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from armory.adapters.sql.schema import (
     HEAD_REVISION,
@@ -47,6 +47,18 @@ def _upgrade_to(engine: Engine, revision: str) -> None:
         connection.commit()
 
 
+def _two_books(connection: Connection) -> None:
+    """The books "western" (number 1) and "heist" (number 2), as rows of any revision."""
+    for number, book in ((1, "western"), (2, "heist")):
+        connection.execute(
+            text(
+                "INSERT INTO books (no, id, kind, name, created_at) "
+                "VALUES (:no, :id, 'production', :name, '2026-12-01T09:00:00.000Z')"
+            ),
+            {"no": number, "id": book, "name": book.title()},
+        )
+
+
 def test_checkpoints_kept_by_book_and_size_are_kept_by_position_after_the_upgrade(
     database_url: str,
 ) -> None:
@@ -54,14 +66,7 @@ def test_checkpoints_kept_by_book_and_size_are_kept_by_position_after_the_upgrad
     try:
         _upgrade_to(engine, "0003")
         with engine.begin() as connection:
-            for number, book in ((1, "western"), (2, "heist")):
-                connection.execute(
-                    text(
-                        "INSERT INTO books (no, id, kind, name, created_at) "
-                        "VALUES (:no, :id, 'production', :name, '2026-12-01T09:00:00.000Z')"
-                    ),
-                    {"no": number, "id": book, "name": book.title()},
-                )
+            _two_books(connection)
             for book, size in (("western", 1), ("western", 7), ("heist", 1), ("heist", 2)):
                 connection.execute(
                     text("INSERT INTO checkpoints (book, size, note) VALUES (:b, :s, :n)"),
@@ -111,14 +116,7 @@ def test_the_item_index_keeps_its_pairs_through_the_upgrade_and_back(database_ur
     try:
         _upgrade_to(engine, "0004")
         with engine.begin() as connection:
-            for number, book in ((1, "western"), (2, "heist")):
-                connection.execute(
-                    text(
-                        "INSERT INTO books (no, id, kind, name, created_at) "
-                        "VALUES (:no, :id, 'production', :name, '2026-12-01T09:00:00.000Z')"
-                    ),
-                    {"no": number, "id": book, "name": book.title()},
-                )
+            _two_books(connection)
             for book, item, idx in pairs:
                 connection.execute(
                     text("INSERT INTO item_entries (book, item, idx) VALUES (:b, :i, :x)"),
