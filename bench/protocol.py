@@ -275,7 +275,6 @@ def per_command(
     stream = _Stream(settings, production)
     armory, answers = stream.armory, stream.answers
     latencies: list[float] = []
-    sizes: set[int] = set()
     clock = time.perf_counter
     try:
         settle(pg)
@@ -285,8 +284,9 @@ def per_command(
         deadline = start + seconds
         if in_flight == 1:
             predicted = _one_at_a_time(stream, deadline, latencies)
+            transactions = len(latencies)
         else:
-            predicted = _through_committer(stream, in_flight, deadline, latencies, sizes)
+            predicted, transactions = _through_committer(stream, in_flight, deadline, latencies)
         wall = clock() - start
         cpu = time.process_time() - cpu_start
         entries = armory.store.size(BOOK) - first
@@ -297,7 +297,6 @@ def per_command(
         raise RuntimeError(
             f"the loop appended {entries:,} entries; the simulator said {predicted:,}"
         )
-    transactions = len(latencies) if in_flight == 1 else len(sizes)
     return Loop(len(latencies), entries, wall, cpu, latencies, answers, in_flight, transactions)
 
 
@@ -318,12 +317,13 @@ def _one_at_a_time(stream: _Stream, deadline: float, latencies: list[float]) -> 
 
 
 def _through_committer(
-    stream: _Stream, in_flight: int, deadline: float, latencies: list[float], sizes: set[int]
-) -> int:
+    stream: _Stream, in_flight: int, deadline: float, latencies: list[float]
+) -> tuple[int, int]:
     """Feed the stream to a group committer, at most `in_flight` unanswered; check every
-    answer in order; the entries predicted for what was sent. `sizes` gathers the signed
-    size each answer came with: one per transaction."""
+    answer in order. The entries predicted for what was sent, and the transactions it took
+    (each answer comes with the size signed after its transaction: one size per transaction)."""
     armory = stream.armory
+    sizes: set[int] = set()
     committer = GroupCommitter(armory.commands)
     clock = time.perf_counter
     waiting: deque[tuple[Step, float, Future[Result]]] = deque()
@@ -358,7 +358,7 @@ def _through_committer(
             collect()
     finally:
         committer.close()
-    return predicted
+    return predicted, len(sizes)
 
 
 # b.: `armory do`, one process per run of one person's commands
