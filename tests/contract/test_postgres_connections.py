@@ -7,6 +7,7 @@ book's key base is known. Each test checks the behaviour, not just that nothing 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -19,7 +20,9 @@ from armory.adapters.sql import schema
 from armory.adapters.sql.store import COPY_THRESHOLD
 from armory.errors import StorageError
 from armory.ledger.entry import Draft
+from armory.ledger.merkle import Frontier, range_nodes
 from armory.services.ledger import LedgerService
+from armory.services.ports import BookWriter
 from tests.contract.conftest import sql_ledger
 
 pytestmark = pytest.mark.postgres
@@ -155,3 +158,29 @@ def test_appends_big_enough_for_copy_work_once_the_book_is_known(
     imported = ledger.append_many("demo", many, commit_every=COPY_THRESHOLD + 10)
     assert imported.count == len(many)
     assert ledger.verify_book("demo").size == 2 + 2 * len(many)
+
+
+def test_a_read_after_writes_in_a_pipelined_append_gets_its_own_rows(
+    pg: tuple[LedgerService, Engine, str],
+) -> None:
+    """In a pipeline the server answers writes as its output buffer fills, unasked; answers
+    that come in while a read is being sent must not stand in for the read's rows (psycopg
+    gives a cursor the latest answer to anything sent on it)."""
+    ledger, _engine, _url = pg
+    ledger.append("demo", one(1))  # the book's key base is now known: appends are pipelined
+    size = ledger.store.size("demo")
+    nodes = range_nodes(0, size)
+    expected = Frontier.load(size, lambda wanted: ledger.store.read_nodes("demo", wanted))
+
+    def many_writes(writer: BookWriter, kind: str) -> None:
+        # Enough statements that their answers overflow the server's buffer of 8 KiB.
+        writer.save_projections({(kind, f"{kind}-{n}"): {"n": n} for n in range(2000)})
+        time.sleep(0.2)  # the answers arrive meanwhile, unread until the next send
+
+    with ledger.store.write("demo") as writer:
+        many_writes(writer, "firearm")
+        assert Frontier(size, [writer.read_nodes(nodes)[node] for node in nodes]) == expected
+        many_writes(writer, "box")
+        assert [entry.idx for entry in writer.entries_since(0)] == list(range(size))
+        many_writes(writer, "person")
+        assert len(writer.load_projections()) == 3 * 2000

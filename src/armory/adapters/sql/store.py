@@ -178,12 +178,26 @@ class SqlBookWriter:
         if not wanted:
             return {}
         mark = self._store.sql.mark
-        self._cursor.execute(
+        rows = self._read(
             f"SELECT pos, hashes FROM entries WHERE pos IN ({', '.join([mark] * len(wanted))})",  # noqa: S608 -- only placeholders are interpolated
             wanted,
         )
-        stored = {int(pos) - self._base: bytes(h) for pos, h in self._cursor.fetchall()}
+        stored = {int(pos) - self._base: bytes(h) for pos, h in rows}
         return _slot_hashes(homes, stored)
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The rows of a read inside the transaction. In a psycopg pipeline the read takes a
+        cursor of its own: the answer to a write sent before it on the writer's cursor may
+        come in while the read is being sent, and would then stand in for the read's rows."""
+        if not self._pipelined:
+            self._cursor.execute(sql, params)
+            return list(self._cursor.fetchall())
+        cursor = self._cursor.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
 
     def insert(self, rows: Sequence[Placed]) -> None:
         if not rows:
@@ -218,17 +232,17 @@ class SqlBookWriter:
         # tree's right edge), for the same entries: read once. They cannot change under the lock.
         if self._since is None or self._since[0] != start:
             base = self._base
-            self._cursor.execute(self._store.sql.entries_since, (base + start, base + self._size))
+            rows = self._read(self._store.sql.entries_since, (base + start, base + self._size))
             found = [
                 StoredEntry(int(pos) - base, bytes(body), bytes(hashes))
-                for pos, body, hashes in self._cursor.fetchall()
+                for pos, body, hashes in rows
             ]
             self._since = (start, found)
         yield from self._since[1]
 
     def load_projections(self) -> dict[tuple[str, str], Any]:
-        self._cursor.execute(self._store.sql.load_projections, (self.book,))
-        return {(kind, key): orjson.loads(doc) for kind, key, doc in self._cursor.fetchall()}
+        rows = self._read(self._store.sql.load_projections, (self.book,))
+        return {(kind, key): orjson.loads(doc) for kind, key, doc in rows}
 
     def save_projections(self, docs: Mapping[tuple[str, str], Any]) -> None:
         if docs:
