@@ -583,8 +583,8 @@ def run(scale: Scale, work: Path, pg: Postgres | None) -> Section:
         Row(
             "`armory do`: first PIN check of a person in a process (Argon2id, not yet cached)",
             f"{ms(argon2)} each; {done.pin_checks:,} in the stream ≈ "
-            f"{secs(argon2 * done.pin_checks)} on one core, about half that on two "
-            "(a 500-line group's new PINs are hashed side by side)",
+            f"{secs(argon2 * done.pin_checks)} on one core; most of it is hidden (a file's "
+            "groups are read four ahead, their new PINs hashed side by side meanwhile)",
         ),
         Row(
             f"`armory rebuild` of the {done.entries:,}-entry book (new process)",
@@ -657,8 +657,9 @@ def _method(production: Production, done: DoRun) -> list[str]:
         "reading each process's answers between two processes). Each process pays its start-up "
         "and, "
         "for every person whose PIN it checks, one Argon2id verification before its PIN "
-        "cache knows them (the new PINs of each 500-line group are hashed side by side, one "
-        "per core, before the group is decided in order); both are shown above. Then "
+        "cache knows them (groups are read four ahead of the one decided, and their new PINs "
+        "hashed side by side, one per core, while the groups before them are decided; each "
+        "PIN is still checked in order); both are shown above. Then "
         "`armory rebuild` folds every entry of the book again, recomputes every projection "
         "and the item index, compares them with "
         "the stored ones and replaces them; timed as a new process from start to exit.",

@@ -45,6 +45,7 @@ class Armory:
             with suppress(StorageError):
                 self.ledger.flush()
         finally:
+            self.accounts.close()
             self.store.close()
             self.engine.dispose()
 

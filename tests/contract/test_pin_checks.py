@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -29,14 +30,20 @@ PINS = {"lee": "3333", "dan": "2222", "sue": "4444"}
 
 
 class CountingHasher(PasswordHasher):
-    """The test suite's cheap Argon2id, counting the PIN hashes it verifies."""
+    """The test suite's cheap Argon2id, counting the PIN hashes it verifies; each verification
+    waits for `gate`, which is open unless a test closes it."""
 
     def __init__(self) -> None:
         super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
         self.verified = 0
+        self.gate = threading.Event()
+        self.gate.set()
+        self._counting = threading.Lock()
 
     def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
-        self.verified += 1
+        assert self.gate.wait(timeout=30), "a verification waited for the gate for 30 s"
+        with self._counting:
+            self.verified += 1
         return super().verify(hash, password)
 
 
@@ -61,6 +68,55 @@ def test_pins_hashed_ahead_are_not_hashed_again_when_checked(
     assert store.check_pin("lee", "3333", NOW) == PinResult.OK
     assert store.check_pin("dan", "2222", NOW) == PinResult.OK
     assert hasher.verified == 2
+
+
+def test_pins_hashed_in_the_background_are_waited_for_and_never_hashed_twice(
+    accounts: tuple[SqlAccounts, CountingHasher],
+) -> None:
+    store, hasher = accounts
+    hasher.gate.clear()
+    pairs = [("lee", "3333"), ("dan", "2222")]
+    store.precheck_pins(pairs, wait=False)  # returns with both hashes still to do
+    assert hasher.verified == 0
+    # Asked again while they are under way: waited for, not begun a second time.
+    again = threading.Thread(target=store.precheck_pins, args=(pairs,))
+    checked: list[str] = []
+    check = threading.Thread(target=lambda: checked.append(store.check_pin("lee", "3333", NOW)))
+    again.start()
+    check.start()
+    again.join(timeout=0.2)
+    check.join(timeout=0.2)
+    assert again.is_alive()
+    assert check.is_alive()
+    assert checked == []
+    hasher.gate.set()
+    again.join(timeout=30)
+    check.join(timeout=30)
+    assert checked == [PinResult.OK]
+    assert store.check_pin("dan", "2222", NOW) == PinResult.OK
+    assert hasher.verified == 2
+
+
+def test_a_wrong_pin_hashed_in_the_background_is_still_wrong_and_counts(
+    accounts: tuple[SqlAccounts, CountingHasher],
+) -> None:
+    store, hasher = accounts
+    store.precheck_pins([("lee", "0000")], wait=False)
+    for _ in range(5):
+        assert store.check_pin("lee", "0000", NOW) == PinResult.WRONG
+    assert store.check_pin("lee", "3333", NOW) == PinResult.LOCKED
+    assert hasher.verified == 6  # the hash ahead, then each check in turn
+
+
+def test_closing_the_accounts_waits_for_the_hashes_under_way(
+    accounts: tuple[SqlAccounts, CountingHasher],
+) -> None:
+    store, hasher = accounts
+    hasher.gate.clear()
+    store.precheck_pins([("lee", "3333")], wait=False)
+    threading.Timer(0.1, hasher.gate.set).start()
+    store.close()
+    assert hasher.verified == 1
 
 
 def test_a_wrong_pin_hashed_ahead_is_still_wrong_and_still_counts_toward_the_lockout(

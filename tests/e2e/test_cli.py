@@ -360,3 +360,56 @@ def test_do_answers_every_line_and_exits_1_when_one_was_malformed(armory: Armory
     assert answers[4]["events"][0]["index"] == answers[0]["events"][0]["index"] + 1
     # The book holds its creation and the two enrolments: nothing of the malformed lines.
     assert "book film: 3 entries" in armory("verify", "--book", "film").stdout
+
+
+def test_do_reads_a_long_file_ahead_and_answers_as_it_would_one_group_at_a_time(
+    armory: ArmoryNode, tmp_path: Path
+) -> None:
+    """Groups of a file are read ahead of the one decided (their new PINs hashed meanwhile):
+    PINs first met far into the file are still checked in order, and a file that cannot be
+    read to its end still runs and answers every whole group read before the failure."""
+    for user, pin in (("root", "9999"), ("ana", "1111"), ("dan", "2222"), ("eva", "5555")):
+        armory("user", "add", user, "--name", user.title(), "--password", "long enough",
+               "--pin", pin, *(["--admin"] if user == "root" else []))  # fmt: skip
+    armory("book", "create", "film", "--kind", "production", "--name", "Film")
+    crew = tmp_path / "crew.jsonl"
+    crew.write_text(
+        "".join(
+            json.dumps({"type": "enroll_person", "person": p, "name": p.title(), "roles": [r]})
+            + "\n"
+            for p, r in (("ana", "armorer"), ("dan", "first_ad"), ("eva", "first_ad"))
+        ),
+        encoding="utf-8",
+    )
+    armory("do", "film", "--as", "root", str(crew))
+
+    approvals = {1600: ("eva", "5555"), 2100: ("eva", "5550"), 2101: ("eva", "5555")}
+    scenes = []
+    for line in range(1, 2701):
+        person, pin = approvals.get(line, ("dan", "2222"))
+        scene: dict[str, Any] = {
+            "type": "plan_scene", "scene": f"S{line}", "date": "2024-06-10", "title": "Take",
+            "firearms": [], "performers": [], "blanks": None, "muzzle_toward_person": False,
+            "approved_by": {"person": person, "pin": pin},
+        }  # fmt: skip
+        scenes.append(json.dumps(scene) + "\n")
+    shoot = tmp_path / "shoot.jsonl"
+    # Line 2,701 is not UTF-8: reading stops in the sixth group of 500 lines.
+    shoot.write_bytes("".join(scenes).encode() + '{"title": "caf\u00e9"}\n'.encode("latin-1"))
+    done = armory("do", "film", "--as", "ana", str(shoot), check=False)
+
+    assert done.returncode == 1
+    assert one_line(done.stderr) == f"armory: {shoot} is not UTF-8 text"
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(answers) == 2500  # five whole groups
+    refused = {n: a for n, a in enumerate(answers, start=1) if not a["ok"]}
+    assert list(refused) == [2100]
+    assert refused[2100]["rule"] == "PIN_INVALID"
+    for number, answer in enumerate(answers, start=1):
+        index = 3 + number  # the book's creation and the three enrolments come first
+        if number in refused:
+            assert answer["index"] == index
+        else:
+            assert answer["events"] == [{"index": index, "type": "scene_planned"}]
+    verified = armory("verify", "--book", "film")
+    assert verified.stdout.startswith("OK: book film: 2504 entries")

@@ -171,5 +171,5 @@ class InMemoryAccounts:
     def check_pins(self, pairs: Sequence[tuple[str, str]], now: datetime) -> list[str]:
         return [self.check_pin(person, pin, now) for person, pin in pairs]
 
-    def precheck_pins(self, pairs: Iterable[tuple[str, str]]) -> None:
+    def precheck_pins(self, pairs: Iterable[tuple[str, str]], *, wait: bool = True) -> None:
         """Nothing to get ready: comparing PINs in memory costs nothing."""

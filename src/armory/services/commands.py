@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,22 +102,34 @@ class CommandService:
         """Run commands in order in ONE transaction (group commit, for files and replays): each
         is decided on the state its predecessors left, and answered once all are durable. A
         malformed command gets its error in its place and records nothing."""
+        return self.execute_read(book, actor, self.read(commands))
+
+    def read(self, commands: Sequence[object], *, ahead: bool = False) -> ReadCommands:
+        """Parse commands for `execute_read`. Reading `ahead` (the next group of a file, while
+        the caller runs this one) also starts hashing the PINs they carry that this process
+        has not verified yet: Argon2id runs beside the commands before them."""
+        parsed = [self._parse(command) for command in commands]
+        if ahead:
+            self.accounts.precheck_pins(_pin_pairs(parsed), wait=False)
+        return ReadCommands(parsed)
+
+    def execute_read(
+        self, book: str, actor: str, commands: ReadCommands
+    ) -> list[Outcome | InvalidInput | NotFound]:
+        """`execute_many` of commands `read` already."""
         account = self.accounts.get(actor)
         if account is None:
             raise NotFound(f"no account {actor!r}: `armory user add` creates one")
         self.ledger.book(book)
-        parsed = [self._parse(command) for command in commands]
-        # The file's new witnesses' PINs are hashed side by side before they are checked in
+        # The group's new witnesses' PINs are hashed side by side before they are checked in
         # order: on a file with many witnesses, Argon2id is most of the wait.
-        self.accounts.precheck_pins(
-            (confirmation.person, confirmation.pin)
-            for envelope in parsed
-            if isinstance(envelope, Envelope)
-            for confirmation in pin_confirmations(envelope)
-        )
+        self.accounts.precheck_pins(_pin_pairs(commands.parsed))
         return self.execute_prepared(
             book,
-            [Prepared(actor, account.is_admin, self._prepare_parsed(book, p)) for p in parsed],
+            [
+                Prepared(actor, account.is_admin, self._prepare_parsed(book, envelope))
+                for envelope in commands.parsed
+            ],
         )
 
     def prepare(self, book: str, actor: str, command: object) -> Prepared:
@@ -313,6 +325,20 @@ class CommandService:
         with self._lock:
             self._states[book] = current
         return current, same
+
+
+@dataclass(frozen=True)
+class ReadCommands:
+    """Commands parsed (CommandService.read), each an envelope or why it is malformed."""
+
+    parsed: list[Envelope | InvalidInput]
+
+
+def _pin_pairs(parsed: Sequence[Envelope | InvalidInput]) -> Iterator[tuple[str, str]]:
+    for envelope in parsed:
+        if isinstance(envelope, Envelope):
+            for confirmation in pin_confirmations(envelope):
+                yield confirmation.person, confirmation.pin
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from itertools import islice
 from typing import BinaryIO, TypeVar
 
 from armory.errors import InvalidInput, NotFound, VerificationFailed
-from armory.ledger import bundle, merkle
+from armory.ledger import merkle
 from armory.ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from armory.ledger.entry import (
     Draft,
@@ -459,6 +459,8 @@ class LedgerService:
 
     def export(self, book: str, out: BinaryIO, actor: str, case: str | None = None) -> Appended:
         """Record the export, then write the bundle of every entry up to and including it."""
+        from armory.ledger import bundle  # noqa: PLC0415 -- loaded to write one: saves every start
+
         data: dict[str, str | None] = {"case": case, "format": "armory-bundle-1"}
         recorded = self.append(book, [Draft.of(actor, "bundle_exported", data)])
         size = recorded.checkpoint.size

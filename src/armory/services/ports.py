@@ -152,9 +152,10 @@ class Accounts(Protocol):
         lockouts; the PINs of one command checked at once."""
         ...
 
-    def precheck_pins(self, pairs: Iterable[tuple[str, str]]) -> None:
-        """Get ready to check these (person, PIN) pairs soon, e.g. by hashing them in parallel.
-        It decides nothing: `check_pin` gives the same answers, failures and lockouts."""
+    def precheck_pins(self, pairs: Iterable[tuple[str, str]], *, wait: bool = True) -> None:
+        """Get ready to check these (person, PIN) pairs soon, e.g. by hashing them in parallel;
+        with `wait` False, only start getting ready. It decides nothing: `check_pin` gives the
+        same answers, failures and lockouts."""
         ...
 
 

@@ -9,7 +9,8 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,8 +62,11 @@ class SqlAccounts:
         self.pin_hasher = pin_hasher or hasher or default_pin_hasher()
         self._cache_key = os.urandom(32)
         self._verified: dict[str, tuple[bytes, float]] = {}
-        # PINs whose hash `precheck_pins` already verified, for `check_pin` to take in turn.
-        self._prechecked: dict[tuple[str, bytes, str], float] = {}
+        # PINs whose hash `precheck_pins` verified (against which hash, until when), for
+        # `check_pin` to take in turn; and those whose hash is under way.
+        self._prechecked: dict[tuple[str, bytes], tuple[str, float]] = {}
+        self._hashing: dict[tuple[str, bytes], Future[None]] = {}
+        self._hashers: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[Account, float, float]] = {}
         # Accounts found, for TOKEN_CACHE_SECONDS: asked for once per command, never deleted.
@@ -185,34 +189,72 @@ class SqlAccounts:
             return PinResult.OK, True
         return PinResult.OK, False
 
-    def precheck_pins(self, pairs: Iterable[tuple[str, str]]) -> None:
+    def precheck_pins(self, pairs: Iterable[tuple[str, str]], *, wait: bool = True) -> None:
         """Verify the hashes of several PINs at once, one per core, ahead of `check_pin`.
 
         Argon2id takes tens of milliseconds and releases Python's lock, so a file of commands
         whose witnesses are new to this process checks them side by side rather than one after
         the other. Nothing is decided here: `check_pin` still takes each PIN in order, counts
         the wrong ones and applies the lockout; a PIN found right here only spares it the hash.
+
+        With `wait` False the hashes are started and this returns at once (a caller reading
+        ahead, while it runs the commands before these); a later precheck or check of the same
+        PIN waits for its hash rather than doing it again.
         """
         wanted: dict[tuple[str, bytes], str] = {}
+        running: list[Future[None]] = []
         for person, pin in pairs:
-            tag = self._tag(person, pin)
-            if (person, tag) not in wanted and not self._is_cached(person, tag):
-                wanted[(person, tag)] = pin
-        if len(wanted) < 2:
-            return  # one hash gains nothing from a second core
+            key = (person, self._tag(person, pin))
+            if key in wanted or self._is_cached(*key):
+                continue
+            with self._lock:
+                hashing = self._hashing.get(key)
+                found = self._prechecked.get(key)
+            ready = found is not None and found[1] > time.monotonic()
+            if hashing is not None:
+                running.append(hashing)
+            elif not ready:
+                wanted[key] = pin
+        if len(wanted) >= (1 if running or not wait else 2):  # one hash alone gains nothing
+            running.extend(self._start_hashing(wanted))
+        if wait:
+            futures_wait(running)
+
+    def _start_hashing(self, wanted: dict[tuple[str, bytes], str]) -> list[Future[None]]:
         hashes = self._pin_hashes({person for person, _tag in wanted})
-        jobs = [(key, hashes[key[0]], pin) for key, pin in wanted.items() if key[0] in hashes]
-        if not jobs:
-            return
-        with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
-            matched = list(pool.map(lambda job: self._matches(job[1], job[2]), jobs))
-        until = time.monotonic() + PIN_CACHE_SECONDS
+        started: list[Future[None]] = []
         with self._lock:
-            if len(self._prechecked) > 10_000:  # bounded, like the other caches
-                self._prechecked.clear()
-            for ((person, tag), pin_hash, _pin), ok in zip(jobs, matched, strict=True):
+            if self._hashers is None:
+                self._hashers = ThreadPoolExecutor(
+                    os.cpu_count() or 1, thread_name_prefix="armory-pin"
+                )
+            for key, pin in wanted.items():
+                pin_hash = hashes.get(key[0])
+                if pin_hash is None or key in self._hashing:
+                    continue  # no such account (check_pin says so), or begun meanwhile
+                future = self._hashers.submit(self._precheck_one, key, pin_hash, pin)
+                self._hashing[key] = future
+                started.append(future)
+        return started
+
+    def _precheck_one(self, key: tuple[str, bytes], pin_hash: str, pin: str) -> None:
+        ok = False
+        try:
+            ok = self._matches(pin_hash, pin)
+        finally:
+            with self._lock:
+                self._hashing.pop(key, None)
                 if ok:
-                    self._prechecked[(person, tag, pin_hash)] = until
+                    if len(self._prechecked) > 10_000:  # bounded, like the other caches
+                        self._prechecked.clear()
+                    self._prechecked[key] = (pin_hash, time.monotonic() + PIN_CACHE_SECONDS)
+
+    def close(self) -> None:
+        """Wait for the PIN hashes under way and stop their threads."""
+        with self._lock:
+            hashers, self._hashers = self._hashers, None
+        if hashers is not None:
+            hashers.shutdown(wait=True)
 
     def _pin_hashes(self, people: set[str]) -> dict[str, str]:
         with self.engine.connect() as connection:
@@ -235,10 +277,15 @@ class SqlAccounts:
         )
 
     def _take_prechecked(self, person: str, tag: bytes, pin_hash: str) -> bool:
-        """Whether `precheck_pins` verified this PIN against this very hash, lately."""
+        """Whether `precheck_pins` verified this PIN against this very hash, lately; a hash
+        of it still under way is waited for."""
         with self._lock:
-            until = self._prechecked.pop((person, tag, pin_hash), None)
-        return until is not None and until > time.monotonic()
+            hashing = self._hashing.get((person, tag))
+        if hashing is not None:
+            futures_wait([hashing])
+        with self._lock:
+            found = self._prechecked.pop((person, tag), None)
+        return found is not None and found[0] == pin_hash and found[1] > time.monotonic()
 
     def _matches(self, pin_hash: str, pin: str) -> bool:
         try:

@@ -9,8 +9,10 @@ import logging
 import os
 import sys
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
@@ -28,13 +30,13 @@ from armory.config import (
     Settings,
 )
 from armory.errors import ArmoryError, InvalidInput, NotFound, VerificationFailed
-from armory.ledger.bundle import verify_bundle
 from armory.ledger.entry import Draft, check_book_id
 from armory.ledger.note import VerifierKey
 from armory.services.ports import Account
 
 if TYPE_CHECKING:
     from armory import bootstrap
+    from armory.services.commands import ReadCommands
 
 # The database stack (SQLAlchemy, Alembic, psycopg) is imported by the commands that open the
 # node, not at start: `armory verify BUNDLE` and `--help` need none of it.
@@ -55,6 +57,7 @@ app.add_typer(proof_app, name="proof")
 
 PROGRESS_FROM = 1000  # lines: a file this long shows a progress bar on stderr
 DO_BATCH = 500  # commands per transaction in `armory do`: answered once durable, together
+READ_AHEAD = 4  # groups of a file read ahead of the one decided, their new PINs hashing meanwhile
 
 DataDir = Annotated[
     Path | None,
@@ -248,8 +251,8 @@ def do(
         armory.ledger.book(book)
         total = _count_lines(source)
         with _progress(total) as advance:
-            for chunk in _chunks(_lines(source), DO_BATCH):
-                answers = _run_chunk(armory, book, person, chunk)
+            for group in _read_groups(armory, _lines(source), ahead=source != "-"):
+                answers = _run_group(armory, book, person, group)
                 malformed += sum("error" in answer for answer in answers)
                 # A group's answers in one write: they are known together, once it committed.
                 typer.echo("\n".join(orjson.dumps(answer).decode() for answer in answers))
@@ -273,10 +276,41 @@ def _chunks(lines: Iterator[str], size: int) -> Iterator[list[tuple[int, str]]]:
         yield chunk
 
 
-def _run_chunk(
-    armory: bootstrap.Armory, book: str, person: str, chunk: list[tuple[int, str]]
-) -> list[dict[str, Any]]:
-    """Answers for a group of lines, committed together; each answer in its line's place."""
+@dataclass(frozen=True)
+class _Group:
+    """Numbered lines, committed together: the answers of those that are not JSON, and the
+    commands of the others, read."""
+
+    numbers: list[int]  # every line's, in order
+    answers: dict[int, dict[str, Any]]
+    commands: ReadCommands
+    command_numbers: list[int]
+
+
+def _read_groups(armory: bootstrap.Armory, lines: Iterator[str], ahead: bool) -> Iterator[_Group]:
+    """The lines in groups of DO_BATCH. From a file, groups are read READ_AHEAD ahead of the
+    one decided, so that the new PINs they carry are hashed meanwhile; a line that cannot be
+    read stops the groups only after every group before it has run. From stdin, a group runs
+    as soon as it is read: its writer may be waiting for the answers."""
+    groups = (_read_group(armory, chunk, ahead) for chunk in _chunks(lines, DO_BATCH))
+    if not ahead:
+        yield from groups
+        return
+    waiting: deque[_Group] = deque()
+    try:
+        for group in groups:
+            waiting.append(group)
+            if len(waiting) > READ_AHEAD:
+                yield waiting.popleft()
+    except (InvalidInput, NotFound):
+        while waiting:  # the file cannot be read further: what came before it still runs
+            yield waiting.popleft()
+        raise
+    while waiting:
+        yield waiting.popleft()
+
+
+def _read_group(armory: bootstrap.Armory, chunk: list[tuple[int, str]], ahead: bool) -> _Group:
     answers: dict[int, dict[str, Any]] = {}
     commands: list[object] = []
     numbers: list[int] = []
@@ -286,14 +320,23 @@ def _run_chunk(
             numbers.append(number)
         except orjson.JSONDecodeError as problem:
             answers[number] = {"ok": False, "error": f"line {number} is not JSON: {problem}"}
-    if commands:
-        results = armory.commands.execute_many(book, person, commands)
-        for number, result in zip(numbers, results, strict=True):
+    read = armory.commands.read(commands, ahead=ahead)
+    return _Group([number for number, _ in chunk], answers, read, numbers)
+
+
+def _run_group(
+    armory: bootstrap.Armory, book: str, person: str, group: _Group
+) -> list[dict[str, Any]]:
+    """Answers for a group of lines, committed together; each answer in its line's place."""
+    answers = dict(group.answers)
+    if group.command_numbers:
+        results = armory.commands.execute_read(book, person, group.commands)
+        for number, result in zip(group.command_numbers, results, strict=True):
             if isinstance(result, Exception):
                 answers[number] = {"ok": False, "error": f"line {number}: {result.message}"}
             else:
                 answers[number] = result.to_json()
-    return [answers[number] for number, _ in chunk]
+    return [answers[number] for number in group.numbers]
 
 
 def _count_lines(source: str) -> int | None:
@@ -571,6 +614,8 @@ def verify(
         )
         return
     assert bundle is not None
+    from armory.ledger.bundle import verify_bundle  # noqa: PLC0415 -- loaded when needed
+
     trusted = _read_key(key) if key else None
     old_note = _read_text(old) if old else None
     try:
