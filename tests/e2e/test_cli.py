@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from armory.entrypoints.cli.main import DO_BATCH
 from armory.ledger import merkle
 from armory.ledger.note import SignerKey
 from tests.e2e.conftest import (
@@ -413,3 +414,32 @@ def test_do_reads_a_long_file_ahead_and_answers_as_it_would_one_group_at_a_time(
             assert answer["events"] == [{"index": index, "type": "scene_planned"}]
     verified = armory("verify", "--book", "film")
     assert verified.stdout.startswith("OK: book film: 2504 entries")
+
+
+def test_do_from_stdin_answers_each_whole_group_before_more_is_written(
+    armory: ArmoryNode,
+) -> None:
+    """A file is read ahead of the group decided; stdin is not: whoever writes it may be
+    waiting for a group's answers before writing more."""
+    armory("user", "add", "root", "--name", "Root", "--password", "long enough", "--pin", "9999",
+           "--admin")  # fmt: skip
+    armory("book", "create", "film", "--kind", "production", "--name", "Film")
+    enrol = '{"type": "enroll_person", "person": "p%d", "name": "P", "roles": ["performer"]}\n'
+    process = armory.popen("do", "film", "--as", "root", "-")
+    assert process.stdin is not None
+    assert process.stdout is not None
+    stdout = process.stdout
+    reader = ThreadPoolExecutor(1)
+    try:
+        process.stdin.write("".join(enrol % n for n in range(DO_BATCH)))
+        process.stdin.flush()
+        first = reader.submit(lambda: [stdout.readline() for _ in range(DO_BATCH)])
+        answers = first.result(timeout=60)  # with stdin still open
+        assert [json.loads(line)["ok"] for line in answers] == [True] * DO_BATCH
+        rest, errors = process.communicate(enrol % DO_BATCH, timeout=60)
+    finally:
+        process.kill()  # a process still waiting for input ends, and the reader with it
+        process.wait()
+        reader.shutdown()
+    assert process.returncode == 0, errors
+    assert json.loads(rest)["events"] == [{"index": DO_BATCH + 1, "type": "person_enrolled"}]

@@ -221,7 +221,7 @@ class SqlAccounts:
             futures_wait(running)
 
     def _start_hashing(self, wanted: dict[tuple[str, bytes], str]) -> list[Future[None]]:
-        hashes = self._pin_hashes({person for person, _tag in wanted})
+        rows = self._pin_rows([person for person, _tag in wanted])
         started: list[Future[None]] = []
         with self._lock:
             if self._hashers is None:
@@ -229,10 +229,10 @@ class SqlAccounts:
                     os.cpu_count() or 1, thread_name_prefix="armory-pin"
                 )
             for key, pin in wanted.items():
-                pin_hash = hashes.get(key[0])
-                if pin_hash is None or key in self._hashing:
+                row = rows.get(key[0])
+                if row is None or key in self._hashing:
                     continue  # no such account (check_pin says so), or begun meanwhile
-                future = self._hashers.submit(self._precheck_one, key, pin_hash, pin)
+                future = self._hashers.submit(self._precheck_one, key, row[0], pin)
                 self._hashing[key] = future
                 started.append(future)
         return started
@@ -255,13 +255,6 @@ class SqlAccounts:
             hashers, self._hashers = self._hashers, None
         if hashers is not None:
             hashers.shutdown(wait=True)
-
-    def _pin_hashes(self, people: set[str]) -> dict[str, str]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(accounts.c.id, accounts.c.pin_hash).where(accounts.c.id.in_(sorted(people)))
-            ).all()
-        return {row[0]: row[1] for row in rows}
 
     def _tag(self, person: str, pin: str) -> bytes:
         """The keyed hash a verified PIN is remembered by: never the PIN itself."""
