@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from armory import bootstrap
 from armory.adapters.sql.accounts import SqlAccounts
@@ -226,9 +226,9 @@ def measure(settings: Settings, work: Path, label: str, seconds: float) -> dict[
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the server did not start:\n{server_log.read_text()}")
             try:
-                if httpx.get(f"{url}/api/v1/vkey", timeout=1).status_code == 200:
+                if httpx2.get(f"{url}/api/v1/vkey", timeout=1).status_code == 200:
                     break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 time.sleep(0.1)
         command = [
             sys.executable,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -40,7 +40,7 @@ class ApiNode:
     def add_user(self, user: str, admin: bool = False) -> None:
         self.armory.accounts.add(Account(user, user.title(), admin), PASSWORD, pin_of(user))
 
-    def login(self, user: str, password: str = PASSWORD) -> httpx.Response:
+    def login(self, user: str, password: str = PASSWORD) -> httpx2.Response:
         return self.client.post("/api/v1/token", data={"username": user, "password": password})
 
     def headers(self, user: str) -> dict[str, str]:
@@ -50,13 +50,13 @@ class ApiNode:
             self.tokens[user] = answer.json()["access_token"]
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
-    def get(self, user: str, path: str, **kwargs: Any) -> httpx.Response:
+    def get(self, user: str, path: str, **kwargs: Any) -> httpx2.Response:
         return self.client.get(f"/api/v1{path}", headers=self.headers(user), **kwargs)
 
-    def post(self, user: str, path: str, **kwargs: Any) -> httpx.Response:
+    def post(self, user: str, path: str, **kwargs: Any) -> httpx2.Response:
         return self.client.post(f"/api/v1{path}", headers=self.headers(user), **kwargs)
 
-    def send(self, book: str, user: str, command: dict[str, Any]) -> httpx.Response:
+    def send(self, book: str, user: str, command: dict[str, Any]) -> httpx2.Response:
         return self.post(user, f"/books/{book}/commands", json=command)
 
     def ok(self, book: str, user: str, command: dict[str, Any]) -> dict[str, Any]:

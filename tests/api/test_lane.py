@@ -10,11 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -51,18 +51,18 @@ class Both:
 
     def send(
         self, client: TestClient, method: str, path: str, user: str, **kwargs: Any
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         headers = {**self.node.headers(user), **kwargs.pop("headers", {})}
         return client.request(method, f"/api/v1{path}", headers=headers, **kwargs)
 
-    def through_lane(self, method: str, path: str, user: str, **kwargs: Any) -> httpx.Response:
+    def through_lane(self, method: str, path: str, user: str, **kwargs: Any) -> httpx2.Response:
         """Sent behind the lane, which must answer it itself."""
         before = len(self.spy.paths)
         answer = self.send(self.laned, method, path, user, **kwargs)
         assert self.spy.paths[before:] == [], f"{method} {path} went on to the app"
         return answer
 
-    def past_lane(self, method: str, path: str, user: str, **kwargs: Any) -> httpx.Response:
+    def past_lane(self, method: str, path: str, user: str, **kwargs: Any) -> httpx2.Response:
         """Sent behind the lane, which must leave it to the app."""
         before = len(self.spy.paths)
         answer = self.send(self.laned, method, path, user, **kwargs)
@@ -205,7 +205,9 @@ def test_the_lanes_reads_run_on_half_the_request_threads(
     api: ApiNode, threads: int, readers: int
 ) -> None:
     app = create_app(api.armory, threads=threads)
-    [lane] = [m for m in app.user_middleware if m.cls is Lane]
+    [lane] = [m for m in app.user_middleware if cast(object, m.cls) is Lane]
+    reads = lane.kwargs["reads"]
+    assert isinstance(reads, Executor)
     running = 0
     most = 0
     lock = threading.Lock()
@@ -220,6 +222,6 @@ def test_the_lanes_reads_run_on_half_the_request_threads(
             running -= 1
 
     with TestClient(app):
-        for done in [lane.kwargs["reads"].submit(read) for _ in range(2 * threads + 2)]:
+        for done in [reads.submit(read) for _ in range(2 * threads + 2)]:
             done.result()
     assert most == readers  # commands come first: reads never take every request thread

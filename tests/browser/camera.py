@@ -110,8 +110,8 @@ def png_luma(png: bytes) -> tuple[int, int, bytes]:
     at = 8
     while at < len(png):
         length = int.from_bytes(png[at : at + 4], "big")
-        kind = png[at + 4 : at + 8]
-        chunks.setdefault(kind, []).append(png[at + 8 : at + 8 + length])
+        chunk = png[at + 4 : at + 8]
+        chunks.setdefault(chunk, []).append(png[at + 8 : at + 8 + length])
         at += 12 + length
     header = chunks[b"IHDR"][0]
     width, height = int.from_bytes(header[0:4], "big"), int.from_bytes(header[4:8], "big")
@@ -125,8 +125,8 @@ def png_luma(png: bytes) -> tuple[int, int, bytes]:
     luma = bytearray()
     for row in range(height):
         start = row * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
-        _unfilter(kind, line, previous, channels)
+        method, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        _unfilter(method, line, previous, channels)
         for x in range(0, stride, channels):
             r, g, b = line[x], line[x + 1], line[x + 2]
             luma.append((299 * r + 587 * g + 114 * b) // 1000)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
+import httpx2
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error, Page, expect
 
@@ -169,9 +169,9 @@ def wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) ->
                 f"armory serve exited {process.returncode}:\n{log.read_text()}", pytrace=False
             )
         try:
-            if httpx.get(f"{url}/login", timeout=1).status_code == 200:
+            if httpx2.get(f"{url}/login", timeout=1).status_code == 200:
                 return
-        except httpx.TransportError:
+        except httpx2.TransportError:
             pass
         time.sleep(0.1)
     pytest.fail(f"armory serve did not answer in {START_TIMEOUT} s:\n{log.read_text()}")

@@ -33,7 +33,7 @@ def reachable_pages(page: Page, start: str) -> list[str]:
     """Every page of the book reachable by links from `start` (GET only, same server)."""
     seen = {start}
     queue = deque([start])
-    order = []
+    order: list[str] = []
     while queue and len(order) < MAX_PAGES:
         path = queue.popleft()
         page.goto(path)

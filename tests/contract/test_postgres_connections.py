@@ -15,6 +15,7 @@ import pytest
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from armory.adapters.sql import schema
 from armory.adapters.sql.store import COPY_THRESHOLD
@@ -67,10 +68,10 @@ def test_a_connection_in_steady_use_is_not_pinged_and_an_idle_one_is(
     pg: tuple[LedgerService, Engine, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ledger, engine, _url = pg
-    pings: list[object] = []
+    pings: list[DBAPIConnection] = []
     real_ping = engine.dialect.do_ping
 
-    def counting_ping(connection: object) -> bool:
+    def counting_ping(connection: DBAPIConnection) -> bool:
         pings.append(connection)
         return real_ping(connection)
 
@@ -110,8 +111,10 @@ def test_single_statement_reads_leave_no_transaction_open_and_the_pool_as_it_was
     assert _sessions_in_transaction(url) == 0
     raw = engine.raw_connection()
     try:
-        assert raw.driver_connection.autocommit is False
-        assert raw.driver_connection.info.transaction_status == TransactionStatus.IDLE
+        driver = raw.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        assert driver.autocommit is False
+        assert driver.info.transaction_status == TransactionStatus.IDLE
     finally:
         raw.close()
 

@@ -216,7 +216,9 @@ def test_the_stores_own_connection_is_reused_and_never_left_inside_a_transaction
         assert service.store.size("demo") == 22  # and reads see what others committed since
         assert bodies(service, "demo") == bodies(other, "demo")
         assert len(opened) == 1
-        service.store.close()
+        sql_store = service.store
+        assert isinstance(sql_store, store.SqlLedgerStore)
+        sql_store.close()
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
             opened[0].execute("SELECT 1")
     finally:
@@ -289,7 +291,9 @@ def test_an_append_whose_rollback_fails_reports_its_own_error_and_drops_the_conn
     with pytest.raises(RuntimeError, match="the command failed"), service.store.write("demo"):
         raise RuntimeError("the command failed")
     monkeypatch.undo()
-    assert service.store._idle == []  # closed, not handed out again
+    sql_store = service.store
+    assert isinstance(sql_store, store.SqlLedgerStore)
+    assert sql_store._idle == []  # closed, not handed out again
     service.append("demo", drafts(1))  # on a new connection
     assert service.verify_book("demo").size == 2
 
@@ -298,7 +302,9 @@ def test_sqlite_connections_read_through_a_memory_map(demo: Ledger) -> None:
     _service, engine = demo
     raw = engine.raw_connection()
     try:
-        (mapped,) = raw.driver_connection.execute("PRAGMA mmap_size").fetchone()
+        driver = raw.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        (mapped,) = driver.execute("PRAGMA mmap_size").fetchone()
     finally:
         raw.close()
     # Ours, or less where the library was built with a lower cap (it is never raised).

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from armory.ledger import merkle
@@ -56,9 +56,9 @@ def start_server(
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()
         try:
-            if httpx.get(f"{url}/api/v1/vkey", timeout=1).status_code == 200:
+            if httpx2.get(f"{url}/api/v1/vkey", timeout=1).status_code == 200:
                 return process, url
-        except httpx.TransportError:
+        except httpx2.TransportError:
             time.sleep(0.1)
     process.kill()
     raise AssertionError(f"the server did not start:\n{log.read_text()}")
@@ -98,7 +98,7 @@ def two_servers(
 
 
 def token(url: str, user: str) -> str:
-    answer = httpx.post(f"{url}/api/v1/token", data={"username": user, "password": PASSWORD})
+    answer = httpx2.post(f"{url}/api/v1/token", data={"username": user, "password": PASSWORD})
     assert answer.status_code == 200, answer.text
     value: str = answer.json()["access_token"]
     return value
@@ -115,7 +115,7 @@ def test_two_servers_never_fork_a_book(armory: ArmoryNode, two_servers: list[str
 
     def client(n: int) -> None:
         user = "ana" if n % 2 == 0 else "cal"
-        with httpx.Client(timeout=60) as http:
+        with httpx2.Client(timeout=60) as http:
             for i in range(COMMANDS_EACH):
                 url = two_servers[(n + i) % 2]
                 if user == "ana":
@@ -145,7 +145,7 @@ def test_two_servers_never_fork_a_book(armory: ArmoryNode, two_servers: list[str
                         failures.append(f"{answer.status_code} {answer.text}")
 
     def watcher() -> None:
-        with httpx.Client(timeout=60) as http:
+        with httpx2.Client(timeout=60) as http:
             while not done.is_set():
                 for url in two_servers:
                     answer = http.get(f"{url}/api/v1/books/film/checkpoint", headers=headers["cal"])
@@ -164,14 +164,14 @@ def test_two_servers_never_fork_a_book(armory: ArmoryNode, two_servers: list[str
     watching.join()
     assert failures == []
 
-    key = VerifierKey.parse(httpx.get(f"{two_servers[1]}/api/v1/vkey").text.strip())
+    key = VerifierKey.parse(httpx2.get(f"{two_servers[1]}/api/v1/vkey").text.strip())
     by_size: dict[int, Checkpoint] = {}
     for note in notes:
         checkpoint = open_checkpoint(note, key, f"{NODE_NAME}/film")
         seen = by_size.setdefault(checkpoint.size, checkpoint)
         assert seen.root_hash == checkpoint.root_hash, f"two trees of size {checkpoint.size}"
     final = open_checkpoint(
-        httpx.get(f"{two_servers[0]}/api/v1/books/film/checkpoint", headers=headers["cal"]).text,
+        httpx2.get(f"{two_servers[0]}/api/v1/books/film/checkpoint", headers=headers["cal"]).text,
         key,
         f"{NODE_NAME}/film",
     )
@@ -183,7 +183,7 @@ def test_two_servers_never_fork_a_book(armory: ArmoryNode, two_servers: list[str
     for n, size in enumerate(sizes):
         older = by_size[size]
         url = two_servers[n % 2]
-        proof = httpx.get(
+        proof = httpx2.get(
             f"{url}/api/v1/books/film/proofs/consistency",
             params={"old": size, "new": final.size},
             headers=headers["cal"],
@@ -221,8 +221,8 @@ def test_when_one_server_process_dies_the_others_are_stopped_and_the_server_says
         assert process.wait(60) == 1
         assert "a server process stopped by itself (exit code -9)" in log.read_text()
         assert not Path(f"/proc/{children[1]}").exists(), "the other process was left running"
-        with pytest.raises(httpx.TransportError):
-            httpx.get(f"{url}/api/v1/vkey", timeout=2)
+        with pytest.raises(httpx2.TransportError):
+            httpx2.get(f"{url}/api/v1/vkey", timeout=2)
     finally:
         process.kill()
         process.wait(10)

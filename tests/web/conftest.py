@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -50,10 +50,10 @@ class Site:
             self.clients[user] = client
         return self.clients[user]
 
-    def get(self, user: str, path: str) -> httpx.Response:
+    def get(self, user: str, path: str) -> httpx2.Response:
         return self.browser(user).get(path)
 
-    def post(self, user: str, path: str, data: dict[str, Any]) -> httpx.Response:
+    def post(self, user: str, path: str, data: dict[str, Any]) -> httpx2.Response:
         """Post a form as `user`, with the CSRF token of the page the form is on."""
         client = self.browser(user)
         found = CSRF.search(client.get("/").text)

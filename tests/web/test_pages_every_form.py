@@ -20,7 +20,8 @@ def page_forms() -> list[str]:
     paths = []
     for area in AREAS:
         for route in area.router.routes:
-            if isinstance(route, APIRoute) and "POST" in route.methods and route.path != "/login":
+            posts = isinstance(route, APIRoute) and "POST" in (route.methods or ())
+            if posts and route.path != "/login":
                 paths.append(re.sub(r"\{(\w+)\}", lambda m: EXAMPLES[m[1]], route.path))
     return sorted(paths)
 

@@ -15,7 +15,8 @@ def _opened(site: Site, outcome: Any) -> str:
     """The id of the incident the command opened: its last entry."""
     assert outcome.ok
     index = outcome.events[-1]["index"]
-    [found] = [i.id for i in site.state().incidents.values() if i.opened_index == index]
+    ids: list[str] = [i.id for i in site.state().incidents.values() if i.opened_index == index]
+    [found] = ids
     return found
 
 
@@ -90,7 +91,9 @@ def test_crew_reporting_a_live_round_freezes_the_production(site: Site) -> None:
     reported = site.armory.ledger.entries("demo", entry.index - 1, entry.index)
     [report] = list(reported)
     assert report.type == "live_round_reported"
-    assert report.data["where"]["box"] == "D2"
+    where = report.data["where"]
+    assert isinstance(where, dict)
+    assert where["box"] == "D2"
     assert report.data["description"] == "one with a primer"
     page = site.get("cal", answer.headers["location"]).text
     assert "PRODUCTION FROZEN" in page

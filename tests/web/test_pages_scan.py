@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
-import httpx
+import httpx2
 
 from tests.web.conftest import Site
 
 SCRIPT_TAG = re.compile(r"<script\b[^>]*>", re.IGNORECASE)
 
 
-def location(answer: httpx.Response) -> str:
+def location(answer: httpx2.Response) -> str:
     return answer.headers.get("location", "")
 
 

@@ -297,8 +297,9 @@ def test_with_a_second_process_checking_the_lines_the_verdicts_are_the_same(
         paired = verdict_from_file(data, tmp_path)
         assert type(paired) is type(alone[name]), name
         if isinstance(paired, VerificationFailed):
-            assert isinstance(alone[name], VerificationFailed)
-            assert (paired.message, paired.index) == (alone[name].message, alone[name].index)
+            expected = alone[name]
+            assert isinstance(expected, VerificationFailed)
+            assert (paired.message, paired.index) == (expected.message, expected.index)
         else:
             assert paired == alone[name], name
     assert len(started) == len(cases)
@@ -562,7 +563,7 @@ def test_a_second_process_that_fails_gives_no_verdict(
 ) -> None:
     monkeypatch.setattr(bundle, "PARALLEL_FROM", 0)
     gone = io.BytesIO(b"")
-    gone.name = str(tmp_path / "gone.zip")  # type: ignore[misc]  # a file that is not there
+    gone.name = str(tmp_path / "gone.zip")  # a file that is not there
     member = bundle._Member(0, 1 << 20, 0)
     elsewhere = bundle._shapes_elsewhere(gone, member, BOOK)
     assert elsewhere is not None
