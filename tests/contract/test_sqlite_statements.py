@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +95,7 @@ def test_a_statement_of_many_rows_keeps_the_rows_before_a_failure_so_needs_no_jo
     connection.execute("BEGIN")
     rows = [(0, b"a", b"h"), (1, b"b", b"h"), (2, b"c", b"h"), (3, b"d", b"h")]
     with pytest.raises(sqlite3.IntegrityError):
-        connection.execute(store._sqlite_insert(100, 4), list(chain.from_iterable(rows)))
+        connection.execute(store._sqlite_insert(4), store._sqlite_values(rows, 100))
     # 100 and 101 went in before 102 was found taken; 103 was never tried.
     assert connection.execute("SELECT pos FROM entries ORDER BY pos").fetchall() == [
         (100,),
@@ -190,10 +189,26 @@ def test_entries_are_stored_as_blobs_and_read_back_as_the_bytes_appended(demo: L
     assert service.verify_book("demo").size == 8
 
 
-def test_values_are_flattened_in_row_order_with_bytes_as_bytearrays() -> None:
+def test_the_insert_of_many_rows_holds_only_placeholders() -> None:
+    # SQLite compares each constant of a statement with every one before it while preparing it:
+    # with the key written as `base + ?`, a statement of 5,000 rows took 0.2 s to prepare.
+    statement = store._sqlite_insert(store.SQLITE_ROWS_PER_INSERT)
+    head, values = statement.split(" VALUES ")
+    assert head == "INSERT OR FAIL INTO entries (pos, body, hashes)"
+    assert values.split(", (") == ["(?, ?, ?)"] + ["?, ?, ?)"] * (store.SQLITE_ROWS_PER_INSERT - 1)
+
+
+def test_values_are_flattened_in_row_order_keyed_from_the_books_base() -> None:
     rows = [(0, b"{}", b"h" * 32), (1, b"[]", b"g" * 64)]
-    values = store._sqlite_values(rows)
-    assert values == [0, bytearray(b"{}"), bytearray(b"h" * 32), 1, bytearray(b"[]"), b"g" * 64]
+    values = store._sqlite_values(rows, 7 << 40)
+    assert values == [
+        7 << 40,
+        bytearray(b"{}"),
+        bytearray(b"h" * 32),
+        (7 << 40) + 1,
+        bytearray(b"[]"),
+        b"g" * 64,
+    ]
     assert [type(v) for v in values] == [int, bytearray, bytearray] * 2
 
 
