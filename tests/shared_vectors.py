@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MISSING = (
+    "public test vectors not found: put them at ../shared/vectors beside the checkout "
+    "or set ARMORY_VECTORS_DIR"
+)
 
 
 def vectors_dir() -> Path | None:
@@ -25,10 +29,7 @@ def require_vectors(*parts: str) -> Path:
     """The path to a vectors subfolder or file; skips the test, saying why, when it is absent."""
     base = vectors_dir()
     if base is None:
-        pytest.skip(
-            "public test vectors not found: put them at ../shared/vectors beside the checkout "
-            "or set ARMORY_VECTORS_DIR"
-        )
+        pytest.skip(MISSING)
     path = base.joinpath(*parts)
     if not path.exists():
         pytest.skip(f"public test vectors not found at {path}")
