@@ -198,6 +198,12 @@ def test_the_insert_of_many_rows_holds_only_placeholders() -> None:
     assert values.split(", (") == ["(?, ?, ?)"] + ["?, ?, ?)"] * (store.SQLITE_ROWS_PER_INSERT - 1)
 
 
+def _sql_store(service: LedgerService) -> store.SqlLedgerStore:
+    found = service.store
+    assert isinstance(found, store.SqlLedgerStore)
+    return found
+
+
 def test_values_are_flattened_in_row_order_keyed_from_the_books_base() -> None:
     rows = [(0, b"{}", b"h" * 32), (1, b"[]", b"g" * 64)]
     values = store._sqlite_values(rows, 7 << 40)
@@ -231,9 +237,7 @@ def test_the_stores_own_connection_is_reused_and_never_left_inside_a_transaction
         assert service.store.size("demo") == 22  # and reads see what others committed since
         assert bodies(service, "demo") == bodies(other, "demo")
         assert len(opened) == 1
-        sql_store = service.store
-        assert isinstance(sql_store, store.SqlLedgerStore)
-        sql_store.close()
+        _sql_store(service).close()
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
             opened[0].execute("SELECT 1")
     finally:
@@ -306,9 +310,7 @@ def test_an_append_whose_rollback_fails_reports_its_own_error_and_drops_the_conn
     with pytest.raises(RuntimeError, match="the command failed"), service.store.write("demo"):
         raise RuntimeError("the command failed")
     monkeypatch.undo()
-    sql_store = service.store
-    assert isinstance(sql_store, store.SqlLedgerStore)
-    assert sql_store._idle == []  # closed, not handed out again
+    assert _sql_store(service)._idle == []  # closed, not handed out again
     service.append("demo", drafts(1))  # on a new connection
     assert service.verify_book("demo").size == 2
 

@@ -71,9 +71,10 @@ def vector_files(kind: str) -> list[Path]:
 def vector_params(kind: str) -> list[Any]:
     """The vector files of `kind` as test parameters; where there are none, one parameter that
     is skipped with the reason, instead of pytest's "got empty parameter set"."""
-    if vectors_dir() is None:
+    files = vector_files(kind)
+    if not files:
         return [pytest.param(None, id="absent", marks=pytest.mark.skip(reason=MISSING))]
-    return [pytest.param(p, id=p.parent.name + "/" + p.stem) for p in vector_files(kind)]
+    return [pytest.param(p, id=p.parent.name + "/" + p.stem) for p in files]
 
 
 def decode(value: str) -> bytes:
